@@ -1,0 +1,68 @@
+"""Everything the pipeline derives from the data contract: column types, casts and the silver schema.
+
+The contract in mlrig.toml says *what* a valid record is; this module turns it into the polars types and
+the pandera schema that refine validates with. Nothing here restates a column.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.config import Column, Contract
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "category": pl.String(),  # kept as text: the allowed set is checked, and the model encodes it
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "bool": pl.Boolean(),
+    "datetime": pl.Datetime("us"),
+}
+
+
+def polars_type(column: Column) -> pl.DataType:
+    return POLARS_TYPES[column.dtype]
+
+
+def cast_from_text(column: Column) -> pl.Expr:
+    """Parse a raw text column into its contract type; unparseable values become null (and are caught)."""
+    raw = pl.col(column.name).str.strip_chars()
+    if column.dtype == "datetime":
+        return raw.str.to_datetime(time_unit="us", strict=False).alias(column.name)
+    if column.dtype == "bool":
+        lowered = raw.str.to_lowercase()
+        return (
+            pl.when(lowered.is_in(["true", "1", "yes"]))
+            .then(True)
+            .when(lowered.is_in(["false", "0", "no"]))
+            .then(False)
+            .otherwise(None)
+            .alias(column.name)
+        )
+    return raw.cast(polars_type(column), strict=False).alias(column.name)
+
+
+def _checks(column: Column) -> list[pa.Check]:
+    checks = []
+    if column.min is not None:
+        checks.append(pa.Check.ge(column.min))
+    if column.max is not None:
+        checks.append(pa.Check.le(column.max))
+    if column.allowed:
+        checks.append(pa.Check.isin(list(column.allowed)))
+    return checks
+
+
+def typed_schema(contract: Contract) -> pa.DataFrameSchema:
+    """The contract as a pandera schema over typed (not yet PII-treated) records: nulls, ranges, allowed sets."""
+    return pa.DataFrameSchema(
+        {c.name: pa.Column(polars_type(c), checks=_checks(c), nullable=c.nullable) for c in contract.columns.values()},
+        name=contract.dataset,
+        strict=False,  # ingestion metadata columns ride along
+    )
+
+
+def silver_columns(contract: Contract) -> list[str]:
+    """Columns that reach silver: everything but the PII the contract says to drop."""
+    return [c.name for c in contract.columns.values() if c.pii != "drop"]

@@ -1,0 +1,1 @@
+"""mlrig: pipelines/ml."""

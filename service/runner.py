@@ -1,0 +1,191 @@
+"""Runs the packaged service: `bentoml serve` of the latest Bento, in the foreground or left in the background.
+
+Used by `mlrig serve | demo | stop` and by tests. A service that never turns ready is reported with the
+tail of its log, and a busy port is named before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from pipelines.config import Config
+from pipelines.ml.register import BENTOML_HOME_ENV
+
+READY_TIMEOUT_S = 120
+
+
+class ServingError(RuntimeError):
+    """The service could not start, did not turn ready, or refused a request."""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve_command(config: Config, host: str, port: int) -> list[str]:
+    bentoml_cli = Path(sys.executable).with_name("bentoml")
+    return [
+        str(bentoml_cli),
+        "serve",
+        f"{config.serving.service_name}:latest",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
+def serve_env(config: Config) -> dict[str, str]:
+    return {
+        **os.environ,
+        BENTOML_HOME_ENV: str(config.bentoml_home),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
+
+
+def _check_port(host: str, port: int) -> None:
+    if not port_is_free(host, port):
+        raise ServingError(
+            f"port {port} on {host} is in use (a service from an earlier demo? `make stop` ends it); "
+            "or pick another port with `--port` / `make demo PORT=3001`."
+        )
+
+
+def serve_foreground(config: Config, host: str, port: int) -> int:
+    _check_port(host, port)
+    return subprocess.call(serve_command(config, host, port), env=serve_env(config))
+
+
+def start_background(config: Config, host: str, port: int, log_path: Path) -> subprocess.Popen:
+    """Start the server detached from this terminal, logging to `log_path`."""
+    _check_port(host, port)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            serve_command(config, host, port),
+            env=serve_env(config),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _log_tail(log_path: Path, lines: int = 25) -> str:
+    if not log_path.exists():
+        return "(no log)"
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_ready(base_url: str, process: subprocess.Popen, log_path: Path, timeout_s: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServingError(
+                f"the service exited with code {process.returncode} before it was ready. "
+                f"Last log lines ({log_path}):\n{_log_tail(log_path)}"
+            )
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise ServingError(
+        f"the service was not ready after {timeout_s:.0f}s. Last log lines ({log_path}):\n{_log_tail(log_path)}"
+    )
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 20) -> None:
+    """Stop the server and its workers (its whole process group)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def post_prediction(base_url: str, record: dict) -> dict:
+    try:
+        response = httpx.post(f"{base_url}/score", json=record, timeout=30)
+    except httpx.HTTPError as err:
+        raise ServingError(f"no answer from {base_url}: {err}. Is the service running (`mlrig serve`)?") from err
+    if response.status_code != 200:
+        raise ServingError(f"{base_url}/score answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+def _pid_file(config: Config) -> Path:
+    return config.work_dir / "serve.pid"
+
+
+def stop_background(config: Config) -> str:
+    pid_file = _pid_file(config)
+    if not pid_file.exists():
+        return "no background service recorded; nothing to stop"
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        message = f"stopped the service (process group {pid})"
+    except ProcessLookupError:
+        message = f"the service (pid {pid}) had already stopped"
+    pid_file.unlink()
+    return message
+
+
+def _demo_record(config: Config) -> dict:
+    """A real record from the gold table (features only): the demo scores data like what the model learned from."""
+    from pipelines.data.features import features_table_name
+    from pipelines.lake import Lake
+
+    gold = Lake(config.lake_url).table("gold", features_table_name(config.contract))
+    return gold.scan().select(config.contract.feature_names).head(1).collect().row(0, named=True)
+
+
+def run_demo(config: Config, port: int, keep_serving: bool, console: Console) -> int:
+    host = config.serving.host
+    base_url = f"http://{host}:{port}"
+    log_path = config.work_dir / "logs" / "serve.log"
+    try:
+        process = start_background(config, host, port, log_path)
+        try:
+            with console.status(f"starting the service on {base_url}"):
+                wait_ready(base_url, process, log_path)
+            record = _demo_record(config)
+            answer = post_prediction(base_url, record)
+        except BaseException:
+            stop_process(process)
+            raise
+    except ServingError as err:
+        console.print(f"[red]serve failed:[/] {err}")
+        return 1
+    console.print(f"POST {base_url}/score\n  {record}\n→ {answer}")
+    if keep_serving:
+        _pid_file(config).write_text(f"{process.pid} {port}\n")
+        console.print(
+            f"\nThe service is running at {base_url} (log: {log_path}).\n"
+            f"  Score a record:  .venv/bin/mlrig predict --url {base_url}\n"
+            f"  API docs:        {base_url}/ (OpenAPI: {base_url}/docs.json)\n"
+            f"  Stop it:         make stop"
+        )
+    else:
+        stop_process(process)
+        console.print("service stopped (--no-keep-serving)")
+    return 0

@@ -1,0 +1,74 @@
+"""The service's request and response models, derived from the data contract (never restated).
+
+A feature's type, bounds, allowed values and nullability come from mlrig.toml, so a request that the
+contract would quarantine is refused at the door with a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from pipelines.config import Column, Contract
+
+_PYTHON_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "string": str}
+
+
+def _field_type(column: Column) -> Any:
+    if column.dtype == "category":
+        base: Any = Literal[tuple(column.allowed or ())]
+    else:
+        constraints: dict[str, Any] = {"strict": True}
+        if column.min is not None:
+            constraints["ge"] = column.min
+        if column.max is not None:
+            constraints["le"] = column.max
+        if column.dtype == "float":
+            constraints["allow_inf_nan"] = False
+        base = Annotated[_PYTHON_TYPES[column.dtype], Field(**constraints)]
+    return base | None if column.nullable else base
+
+
+def request_model(contract: Contract) -> type[BaseModel]:
+    """One record's features, as the model needs them: every field required (nullable ones may be null)."""
+    fields: dict[str, Any] = {
+        c.name: (_field_type(c), Field(..., description=c.description or f"{c.dtype} feature"))
+        for c in contract.features
+    }
+    model = create_model(
+        f"{contract.dataset.title().replace('_', '')}Features",
+        # BentoML's OpenAPI schema object takes `example`, not JSON Schema's `examples`
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"example": example_request(contract)}),
+        **fields,
+    )
+    model.__doc__ = f"The features of one {contract.dataset} record, per the data contract."
+    return model
+
+
+def example_request(contract: Contract) -> dict[str, Any]:
+    """A valid request built from the contract alone: used for warm-up, docs and smoke tests."""
+    example: dict[str, Any] = {}
+    for column in contract.features:
+        if column.dtype == "category":
+            example[column.name] = (column.allowed or ("",))[0]
+        elif column.dtype in ("int", "float"):
+            low = column.min if column.min is not None else 0.0
+            high = column.max if column.max is not None else low + 10.0
+            value = low + (high - low) / 100
+            example[column.name] = int(value) if column.dtype == "int" else round(value, 2)
+        elif column.dtype == "bool":
+            example[column.name] = False
+        else:
+            example[column.name] = ""
+    return example
+
+
+class Score(BaseModel):
+    """The model's answer for one record."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    probability: float = Field(..., ge=0, le=1, description="Probability of the positive class")
+    prediction: str = Field(..., description="The predicted class, per the contract's target values")
+    model_version: str = Field(..., description="The BentoML model tag that answered")

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pipelines.data.ingest import ingest
+from pipelines.data.refine import RULE, RefineError, refine
+from tests.conftest import TEST_PII_KEY
+
+
+@pytest.fixture
+def bronze(tiny_raw_drop, lake, config):
+    ingest(config.raw_dir, lake, config.contract)
+    return tiny_raw_drop
+
+
+def test_every_bronze_row_is_accounted_for(bronze, lake, config):
+    result = refine(lake, config.contract, TEST_PII_KEY)
+    assert result.bronze_rows == bronze.rows_written
+    assert result.bronze_rows == result.silver_rows + result.quarantined + result.duplicates
+    assert result.quarantined == bronze.bad_rows
+    assert result.duplicates == bronze.duplicates
+
+
+def test_quarantine_names_the_rule_each_row_broke(bronze, lake, config):
+    refine(lake, config.contract, TEST_PII_KEY)
+    rules = lake.table("quarantine", config.contract.dataset).read()[RULE]
+    assert rules.str.contains("tenure_months: less_than_or_equal_to(600", literal=True).sum() == bronze.out_of_range
+    assert rules.str.contains("plan: isin(", literal=True).sum() == bronze.unknown_category
+    assert rules.str.contains("monthly_charges: not a valid float").sum() == bronze.unparseable
+    assert (rules != "").all()
+
+
+def test_silver_is_typed_valid_and_unique(bronze, lake, config):
+    refine(lake, config.contract, TEST_PII_KEY)
+    silver = lake.table("silver", config.contract.dataset).read()
+    assert silver.schema["tenure_months"] == pl.Int64
+    assert silver.schema["snapshot_at"] == pl.Datetime("us")
+    assert silver["tenure_months"].max() <= 600
+    assert silver.select(pl.struct(config.contract.duplicate_key).is_duplicated().any()).item() is False
+
+
+def test_no_planted_pii_reaches_silver_or_quarantine(bronze, lake, config):
+    raw = pl.read_csv(bronze.files, infer_schema=False, truncate_ragged_lines=True)
+    planted = {v for c in ("full_name", "email", "phone", "customer_id") for v in raw[c].drop_nulls()}
+    refine(lake, config.contract, TEST_PII_KEY)
+    for layer in ("silver", "quarantine"):
+        table = lake.table(layer, config.contract.dataset).read()
+        assert not {"full_name", "email", "phone"} & set(table.columns)
+        cells = {str(v) for col in table.columns for v in table[col].drop_nulls()}
+        assert not planted & cells, f"PII found in {layer}"
+
+
+def test_pseudonyms_are_keyed_and_stable(bronze, lake, config):
+    refine(lake, config.contract, TEST_PII_KEY)
+    ids = lake.table("silver", config.contract.dataset).read()["customer_id"]
+    assert ids.str.len_chars().unique().to_list() == [64]  # HMAC-SHA256, hex
+    other = pl.DataFrame({"customer_id": ["C100001"]})
+    from pipelines.pii import treat_pii
+
+    one = treat_pii(other, config.contract, TEST_PII_KEY)["customer_id"][0]
+    assert one == treat_pii(other, config.contract, TEST_PII_KEY)["customer_id"][0]
+    assert one != treat_pii(other, config.contract, TEST_PII_KEY + "x")["customer_id"][0]
+
+
+def test_rerun_on_the_same_bronze_writes_nothing(bronze, lake, config):
+    first = refine(lake, config.contract, TEST_PII_KEY)
+    again = refine(lake, config.contract, TEST_PII_KEY)
+    assert again.up_to_date and again.silver_version == first.silver_version
+
+
+def test_refine_before_ingest_says_what_to_run(work_dir, lake, config):
+    with pytest.raises(RefineError, match="mlrig ingest"):
+        refine(lake, config.contract, TEST_PII_KEY)
