@@ -51,3 +51,7 @@ format: install ## Apply ruff's fixes and formatting
 
 test: lint ## Lint, then every test with the coverage gate (fails under 85 %)
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml:.cache/coverage.xml
+
+# Each area (data, ml, serving, images, infra, ci) adds its verbs in make/<area>.mk; an area whose checks
+# belong in `make test` adds itself as a prerequisite there (`test: infra-check`).
+include $(wildcard make/*.mk)

@@ -249,5 +249,7 @@ def stop(config: ConfigOption = None) -> None:
     console.print(stop_background(cfg))
 
 
+# Command groups live beside the code they drive, one Typer app each, registered here.
+
 if __name__ == "__main__":
     app()
