@@ -16,6 +16,7 @@ from pydantic import Field
 from pipelines.config import CONFIG_ENV, load_config
 from pipelines.ml.evaluate import DECISION_THRESHOLD
 from pipelines.ml.register import MODEL_FILE
+from pipelines.ml.registry import serving_tag
 from service.schema import Score, example_request, request_model
 
 # The config ships beside the code (project folder, or the Bento's src/); a relative path is taken from there.
@@ -28,7 +29,7 @@ NEGATIVE_CLASS = next(v for v in CONTRACT.columns[CONTRACT.target].allowed or ()
 
 @bentoml.service(name=CONFIG.serving.service_name, traffic={"timeout": CONFIG.serving.timeout_s})
 class Scorer:
-    model_ref = bentoml.models.BentoModel(f"{CONFIG.model.name}:latest")
+    model_ref = bentoml.models.BentoModel(serving_tag(CONFIG))
 
     def __init__(self) -> None:
         stored_hash = self.model_ref.info.metadata.get("contract_hash")
