@@ -126,6 +126,30 @@ class ServingSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, ge=1024)
 
 
+class DriftLimits(_Strict):
+    psi_max: float | None = None
+    ks_max: float | None = None
+    js_max: float | None = None
+
+
+class MonitoringSettings(_Strict):
+    psi_max: float = Field(0.2, gt=0)
+    ks_max: float = Field(0.15, gt=0, le=1)
+    js_max: float = Field(0.1, gt=0, le=1)
+    min_window_rows: int = Field(200, ge=1)
+    min_roc_auc: float = Field(0.7, ge=0, le=1)
+    max_roc_auc_drop: float = Field(0.05, ge=0, le=1)
+    significance: float = Field(0.05, gt=0, lt=1)
+    features: dict[str, DriftLimits] = Field(default_factory=dict)
+
+    def limits_for(self, feature: str) -> DriftLimits:
+        """A feature's own limits where set, the project-wide ones otherwise."""
+        own = self.features.get(feature, DriftLimits())
+        return DriftLimits(
+            psi_max=own.psi_max or self.psi_max, ks_max=own.ks_max or self.ks_max, js_max=own.js_max or self.js_max
+        )
+
+
 class ProjectInfo(_Strict):
     name: str
     description: str = ""
@@ -137,6 +161,7 @@ class Config(_Strict):
     contract: Contract
     model: ModelSettings
     serving: ServingSettings
+    monitoring: MonitoringSettings = MonitoringSettings()
     source: Path = Path("mlrig.toml")
 
     @property

@@ -1,0 +1,1 @@
+"""mlrig: monitoring — drift, outcomes, retraining triggers."""

@@ -1,0 +1,48 @@
+"""When to retrain: drift in what the model sees, or a drop in how it performs on outcomes that came back.
+
+Only the decision lives here; retraining itself is the ML pipeline (train → gate), so a retrained model that
+is worse than the champion is still blocked by the gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pipelines.config import MonitoringSettings
+from pipelines.monitor.drift import DriftReport
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def retrain(self) -> bool:
+        return bool(self.reasons)
+
+
+def decide(
+    drift: DriftReport | None,
+    performance: pl.DataFrame | None,
+    settings: MonitoringSettings,
+    training_roc_auc: float | None,
+) -> RetrainDecision:
+    """Retrain when any feature (or the score) drifted, or the latest window's AUC broke its floor or dropped."""
+    reasons = []
+    if drift is not None and drift.drifted:
+        reasons.append(f"drift in {', '.join(drift.drifted)}")
+    if performance is not None and performance.height:
+        latest = performance.filter(pl.col("window") == performance["window"].max())
+        auc = latest["roc_auc"].drop_nulls()
+        if auc.len():
+            worst = float(auc.min())
+            if worst < settings.min_roc_auc:
+                reasons.append(f"ROC AUC {worst:.3f} < minimum {settings.min_roc_auc:g}")
+            if training_roc_auc is not None and training_roc_auc - worst > settings.max_roc_auc_drop:
+                reasons.append(
+                    f"ROC AUC fell {training_roc_auc - worst:.3f} from {training_roc_auc:.3f} at training "
+                    f"(limit {settings.max_roc_auc_drop:g})"
+                )
+    return RetrainDecision(reasons)
