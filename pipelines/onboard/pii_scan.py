@@ -48,7 +48,6 @@ ADDRESS = re.compile(
     r"|\w+(?:stra(?:ss|ß)e|str\.|weg|platz|gasse|allee)\s+\d{1,5}[a-z]?\b",
     re.IGNORECASE,
 )
-NAME_TOKEN = re.compile(r"^[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+$")
 NAME_PARTICLES = {"de", "van", "von", "der", "den", "da", "di", "del", "la", "le", "bin", "al"}
 # A person's name by column name: `name` alone or with a person-ish prefix (not product_name, file_name, …).
 NAME_COLUMN = re.compile(
@@ -83,8 +82,13 @@ def is_phone(value: str) -> bool:
         return False
     if not value.startswith(("+", "0", "(")) and value.isdigit():
         return False  # a bare run of digits without a trunk prefix is an order or account number, not a phone
-    regions = (None,) if value.startswith("+") else PHONE_REGIONS
-    for region in regions:
+    if value.startswith("+"):  # a real country calling code and an E.164 length are enough: PII either way
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return False
+        return 6 <= len(str(number.national_number)) <= 14
+    for region in PHONE_REGIONS:  # a national format: it must be a valid number somewhere
         try:
             if phonenumbers.is_valid_number(phonenumbers.parse(value, region)):
                 return True
@@ -118,10 +122,18 @@ def is_address(value: str) -> bool:
     return ADDRESS.search(value) is not None
 
 
+def _name_token(token: str) -> bool:
+    """Capitalised letters of any script (Groß, Núñez), apostrophes, hyphens (O'Brien, Jean-Luc); not ALL CAPS."""
+    parts = token.split("-")
+    return not token.isupper() and all(
+        len(part) > 1 and part[0].isupper() and part[1:].replace("'", "").replace("’", "").isalpha() for part in parts
+    )
+
+
 def looks_like_person_name(value: str) -> bool:
     tokens = value.split()
     named = [t for t in tokens if t.lower() not in NAME_PARTICLES]
-    return 2 <= len(tokens) <= 5 and len(named) >= 2 and all(NAME_TOKEN.match(t) for t in named)
+    return 2 <= len(tokens) <= 5 and len(named) >= 2 and all(_name_token(t) for t in named)
 
 
 # (pii type, rule description, matcher): structured values, one value at a time.
@@ -136,7 +148,7 @@ VALUE_RULES: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
         is_national_id,
     ),
     ("ip_address", "IPv4/IPv6 address", is_ip),
-    ("phone", "phone number valid for its region (libphonenumber)", is_phone),
+    ("phone", "phone number (libphonenumber: country code + E.164 length, or valid national number)", is_phone),
     ("address", "street address (number + street word)", is_address),
     ("person_name", "two to five capitalised name words (no NER model offline)", looks_like_person_name),
 )
