@@ -22,6 +22,7 @@ from rich.table import Table
 
 from pipelines.config import Config, ConfigError, load_config
 from pipelines.lake import Lake
+from pipelines.onboard import cli as onboard_cli
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 console = Console(stderr=True, highlight=False)
@@ -250,6 +251,7 @@ def stop(config: ConfigOption = None) -> None:
 
 
 # Command groups live beside the code they drive, one Typer app each, registered here.
+app.command("init")(onboard_cli.init)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,1 @@
+"""mlrig: bring your own data — infer a contract from sample files, flag PII, write the config."""

@@ -1,0 +1,118 @@
+"""Writes a proposed contract into the project config, with the reason for every choice as a comment, and
+tells what changed when a contract is already there instead of silently replacing it.
+
+Only `[contract]` and `[source]` are written; the rest of the config (storage, model, serving, …) is kept as
+the user has it, comments included (tomlkit round-trips them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tomlkit
+from tomlkit.items import Table
+
+from pipelines.onboard.infer import ProposedContract
+from pipelines.onboard.sniff import Sample
+
+
+def source_table(sample: Sample) -> Table:
+    table = tomlkit.table()
+    table.add(tomlkit.comment("How the raw files are read: detected by `mlrig init` from the sample."))
+    table.add("format", sample.format)
+    if sample.delimiter:
+        table.add("delimiter", sample.delimiter)
+    if sample.encoding:
+        table.add("encoding", sample.encoding)
+    return table
+
+
+def contract_table(proposed: ProposedContract) -> Table:
+    table = tomlkit.table()
+    table.add(
+        tomlkit.comment(
+            f"Proposed by `mlrig init` from {proposed.rows_sampled:,} sampled rows: review every "
+            "column before the first run."
+        )
+    )
+    table.add("dataset", proposed.dataset)
+    table.add("target", proposed.target)
+    table.add("positive_class", proposed.positive_class)
+    if proposed.entity_key:
+        table.add("entity_key", proposed.entity_key)
+    else:
+        table.add(
+            tomlkit.comment(
+                "no entity key found: rows are split at random (set entity_key if one entity has several rows)"
+            )
+        )
+    if proposed.event_time:
+        table.add("event_time", proposed.event_time)
+    duplicate_key = [k for k in (proposed.entity_key, proposed.event_time) if k]
+    if duplicate_key:
+        table.add("duplicate_key", duplicate_key)
+    columns = tomlkit.table(is_super_table=True)
+    for column in proposed.columns:
+        entry = tomlkit.table()
+        for note in column.notes:
+            entry.add(tomlkit.comment(note))
+        for key, value in column.as_config().items():
+            entry.add(key, value)
+        columns.add(column.name, entry)
+    table.add("columns", columns)
+    return table
+
+
+def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:
+    """The base config's text with [source] and [contract] replaced by the proposal."""
+    document = tomlkit.parse(base)
+    for key in ("source", "contract"):
+        if key in document:
+            del document[key]
+    document.add("source", source_table(sample))
+    document.add("contract", contract_table(proposed))
+    return tomlkit.dumps(document)
+
+
+COLUMN_DEFAULTS = {"role": "feature", "nullable": False, "pii": None}  # as pipelines/config.py reads them
+
+
+def _column_changes(name: str, old: dict, new: dict) -> list[str]:
+    old, new = {**COLUMN_DEFAULTS, **old}, {**COLUMN_DEFAULTS, **new}
+    changes = []
+    for key in ("dtype", "role", "pii", "nullable"):
+        if old.get(key) != new.get(key):
+            changes.append(f"{name}: {key} {old.get(key)!r} → {new.get(key)!r}")
+    for key in ("min", "max"):
+        if old.get(key) != new.get(key) and (old.get(key) is not None or new.get(key) is not None):
+            changes.append(f"{name}: {key} {old.get(key)} → {new.get(key)}")
+    added = sorted(set(new.get("allowed") or []) - set(old.get("allowed") or []))
+    removed = sorted(set(old.get("allowed") or []) - set(new.get("allowed") or []))
+    if added:
+        changes.append(f"{name}: new values {added}")
+    if removed:
+        changes.append(f"{name}: values no longer seen {removed}")
+    return changes
+
+
+def contract_changes(old_config: str, new_config: str) -> list[str]:
+    """What a re-run of init would change in the contract, one line per change."""
+    old = tomlkit.parse(old_config).get("contract", {})
+    new = tomlkit.parse(new_config).get("contract", {})
+    changes = [
+        f"{key}: {old.get(key)!r} → {new.get(key)!r}"
+        for key in ("target", "positive_class", "entity_key", "event_time")
+        if old.get(key) != new.get(key)
+    ]
+    old_columns, new_columns = dict(old.get("columns", {})), dict(new.get("columns", {}))
+    changes += [f"new column {name}" for name in new_columns if name not in old_columns]
+    changes += [f"column {name} is gone" for name in old_columns if name not in new_columns]
+    for name in [n for n in new_columns if n in old_columns]:
+        changes += _column_changes(name, dict(old_columns[name]), dict(new_columns[name]))
+    return changes
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
