@@ -20,6 +20,11 @@ CONFIG_ENV = "MLRIG_CONFIG"
 WORK_DIR_ENV = "MLRIG_WORK_DIR"  # overrides storage.work_dir: isolated runs (tests, CI) with the real contract
 DEFAULT_CONFIG = Path("mlrig.toml")
 
+# The service's HTTP paths, served by BentoML itself (not configurable there): probes and scrapers point here.
+LIVENESS_PATH = "/livez"
+READINESS_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+
 DType = Literal["string", "int", "float", "bool", "category", "datetime"]
 Role = Literal["feature", "id", "target", "timestamp", "attribute"]
 PiiTreatment = Literal["drop", "pseudonymize"]
@@ -126,6 +131,13 @@ class ServingSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, ge=1024)
 
 
+class InfraSettings(_Strict):
+    """Where the images live: one place for their names; CD sets the tag (or digest) per stack."""
+
+    registry: str = "ghcr.io/mlrig"
+    pipeline_image: str = "mlrig-pipeline"  # runs `mlrig <stage>`; the service image is named serving.service_name
+
+
 class ProjectInfo(_Strict):
     name: str
     description: str = ""
@@ -137,6 +149,7 @@ class Config(_Strict):
     contract: Contract
     model: ModelSettings
     serving: ServingSettings
+    infra: InfraSettings = InfraSettings()
     source: Path = Path("mlrig.toml")
 
     @property
