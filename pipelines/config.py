@@ -20,6 +20,11 @@ CONFIG_ENV = "MLRIG_CONFIG"
 WORK_DIR_ENV = "MLRIG_WORK_DIR"  # overrides storage.work_dir: isolated runs (tests, CI) with the real contract
 DEFAULT_CONFIG = Path("mlrig.toml")
 
+# The service's HTTP paths, served by BentoML itself (not configurable there): probes and scrapers point here.
+LIVENESS_PATH = "/livez"
+READINESS_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+
 DType = Literal["string", "int", "float", "bool", "category", "datetime"]
 Role = Literal["feature", "id", "target", "timestamp", "attribute"]
 PiiTreatment = Literal["drop", "pseudonymize"]
@@ -149,6 +154,12 @@ class MonitoringSettings(_Strict):
             psi_max=own.psi_max or self.psi_max, ks_max=own.ks_max or self.ks_max, js_max=own.js_max or self.js_max
         )
 
+class InfraSettings(_Strict):
+    """Where the images live: one place for their names; CD sets the tag (or digest) per stack."""
+
+    registry: str = "ghcr.io/mlrig"
+    pipeline_image: str = "mlrig-pipeline"  # runs `mlrig <stage>`; the service image is named serving.service_name
+
 
 class ProjectInfo(_Strict):
     name: str
@@ -162,6 +173,8 @@ class Config(_Strict):
     model: ModelSettings
     serving: ServingSettings
     monitoring: MonitoringSettings = MonitoringSettings()
+
+    infra: InfraSettings = InfraSettings()
     source: Path = Path("mlrig.toml")
 
     @property

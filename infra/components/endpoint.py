@@ -1,0 +1,188 @@
+"""ModelEndpoint: the BentoML service as one Deployment per model variant, behind one Service.
+
+Each variant gets a HorizontalPodAutoscaler and a PodDisruptionBudget; rolling updates add a pod before
+removing one (maxUnavailable 0), so capacity never drops. Probes hit the service's own /livez and /readyz.
+Traffic reaches the pods only from the ingress controller's namespace and from inside the namespace;
+an Ingress exists only when a domain is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, pod_spec
+from infra.settings import Sizing, Variant
+from pipelines.config import LIVENESS_PATH, READINESS_PATH
+
+VARIANT_LABEL = "mlrig.io/variant"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelEndpointArgs:
+    namespace: pulumi.Input[str]
+    image: pulumi.Input[str]  # by digest or immutable tag, never latest
+    service_account: pulumi.Input[str]
+    port: int = 3000
+    variants: Sequence[Variant] = (Variant(name="champion"),)
+    min_replicas: int = 2  # a node drain must never remove the last pod
+    max_replicas: int = 4
+    target_cpu_percent: int = 70
+    sizing: Sizing = field(default_factory=lambda: Sizing(cpu="500m", memory="1Gi", cpu_limit="1", memory_limit="2Gi"))
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_env: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
+    domain: str | None = None
+    ingress_class: str = "nginx"
+    tls_secret: str | None = None
+    ingress_namespace: str = "ingress-nginx"
+
+    def __post_init__(self) -> None:
+        if self.min_replicas < 1 or self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"replicas: need 1 ≤ min_replicas ({self.min_replicas}) ≤ max_replicas ({self.max_replicas})"
+            )
+        if not self.variants or len({v.name for v in self.variants}) != len(self.variants):
+            raise ValueError("variants: give at least one, with distinct names")
+
+
+class ModelEndpoint(pulumi.ComponentResource):
+    service: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlrig:serving:ModelEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        selector = {"app.kubernetes.io/name": name}
+        for variant in args.variants:
+            self._variant(name, variant, args, selector, child)
+        svc = k8s.core.v1.Service(
+            name,
+            metadata={"name": name, "namespace": args.namespace, "labels": selector},
+            spec={"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": args.port}]},
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress",
+            metadata={"name": f"{name}-ingress", "namespace": args.namespace},
+            spec={
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": args.ingress_namespace}
+                                }
+                            },
+                            {"podSelector": {}},
+                        ],
+                        "ports": [{"protocol": "TCP", "port": args.port}],
+                    }
+                ],
+            },
+            opts=child,
+        )
+        self.service = svc.metadata.apply(lambda m: m.name)
+        self.url = pulumi.Output.concat("http://", self.service, ".", args.namespace, ".svc.cluster.local")
+        if args.domain:
+            self.url = self._ingress(name, args, child)
+        self.register_outputs({"service": self.service, "url": self.url})
+
+    def _variant(
+        self, name: str, variant: Variant, args: ModelEndpointArgs, selector: dict, child: pulumi.ResourceOptions
+    ) -> None:
+        vname = name if len(args.variants) == 1 else f"{name}-{variant.name}"
+        labels = {
+            **selector,
+            VARIANT_LABEL: variant.name,
+            "app.kubernetes.io/part-of": "mlrig",
+            LAKE_ACCESS_LABEL: "true",
+        }
+        env = {**args.env, **({"MLRIG_MODEL_TAG": variant.model_tag} if variant.model_tag else {})}
+        probe = lambda path, period: {  # noqa: E731
+            "httpGet": {"path": path, "port": args.port},
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": 3,
+        }
+        container = ContainerArgs(
+            name="service",
+            image=args.image,
+            env=env,
+            secret_env=args.secret_env,
+            sizing=args.sizing,
+            ports=(args.port,),
+            probes={
+                "startupProbe": {**probe(LIVENESS_PATH, 5), "failureThreshold": 30},
+                "livenessProbe": probe(LIVENESS_PATH, 10),
+                "readinessProbe": probe(READINESS_PATH, 5),
+            },
+        )
+        match = {**selector, VARIANT_LABEL: variant.name}
+        k8s.apps.v1.Deployment(
+            vname,
+            metadata={"name": vname, "namespace": args.namespace, "labels": labels},
+            spec={
+                "replicas": args.min_replicas,
+                "selector": {"matchLabels": match},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": pod_spec([container], service_account=args.service_account),
+                },
+            },
+            opts=child,
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            vname,
+            metadata={"name": vname, "namespace": args.namespace},
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": vname},
+                "minReplicas": args.min_replicas,
+                "maxReplicas": args.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": args.target_cpu_percent},
+                        },
+                    }
+                ],
+            },
+            opts=child,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            vname,
+            metadata={"name": vname, "namespace": args.namespace},
+            # one replica: allow a drain to proceed (the Deployment surges first); more: keep all but one
+            spec={"selector": {"matchLabels": match}, "maxUnavailable": 1},
+            opts=child,
+        )
+
+    def _ingress(self, name: str, args: ModelEndpointArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        spec: dict = {
+            "ingressClassName": args.ingress_class,
+            "rules": [
+                {
+                    "host": args.domain,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": self.service, "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        }
+        if args.tls_secret:
+            spec["tls"] = [{"hosts": [args.domain], "secretName": args.tls_secret}]
+        k8s.networking.v1.Ingress(name, metadata={"name": name, "namespace": args.namespace}, spec=spec, opts=child)
+        return pulumi.Output.from_input(f"{'https' if args.tls_secret else 'http'}://{args.domain}")

@@ -1,0 +1,53 @@
+"""Data: the data pipeline as CronJobs in the platform's namespace (ingest → refine → features → quality report),
+each on the pipeline image with its schedule, retry budget, deadline, no overlap (Forbid) and a short history.
+
+Reads from the platform stack: namespace, lake URL, S3 endpoint, store credentials, PII key, pipeline identity.
+"""
+
+import pulumi
+
+from infra import outputs
+from infra.components import ContainerArgs, HardenedJob, HardenedJobArgs
+from infra.settings import DataSettings
+
+settings = DataSettings.from_stack_config()
+platform = pulumi.StackReference(settings.platform_stack)
+ns = platform.require_output(outputs.PLATFORM_NAMESPACE)
+store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
+
+env = {
+    "MLRIG_LAKE_URL": platform.require_output(outputs.PLATFORM_LAKE_URL),
+    "AWS_ENDPOINT_URL": platform.require_output(outputs.PLATFORM_S3_ENDPOINT),
+    "MLRIG_WORK_DIR": "/tmp/mlrig",  # noqa: S108 - an emptyDir: scratch only, the lake is in the store
+}
+secret_env = {
+    "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
+    "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
+    "MLRIG_PII_KEY": (platform.require_output(outputs.PLATFORM_PII_KEY_SECRET), "MLRIG_PII_KEY"),
+}
+
+jobs = {
+    stage: HardenedJob(
+        f"data-{stage}",
+        HardenedJobArgs(
+            namespace=ns,
+            service_account=platform.require_output(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT),
+            schedule=schedule,
+            active_deadline_seconds=settings.deadline_seconds,
+            backoff_limit=settings.backoff_limit,
+            labels={"mlrig.io/pipeline": "data", "mlrig.io/stage": stage},
+            container=ContainerArgs(
+                name=stage,
+                image=settings.image,
+                command=("mlrig",),
+                args=(stage,),
+                env=env,
+                secret_env=secret_env,
+                sizing=settings.sizing,
+            ),
+        ),
+    )
+    for stage, schedule in settings.schedules.items()
+}
+
+pulumi.export(outputs.DATA_CRONJOBS, {stage: job.name for stage, job in jobs.items()})

@@ -1,0 +1,71 @@
+"""ML: training as a CronJob (train → gate → register → export, in one `mlrig train` run) and, when a study
+database is configured (the `tuningDbUrl` secret), Optuna tuning workers as one Indexed Job sharing that study.
+
+Reads from the platform stack: namespace, lake and models URLs, S3 endpoint, store credentials, pipeline identity.
+"""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra import outputs
+from infra.components import ContainerArgs, HardenedJob, HardenedJobArgs
+from infra.settings import MlSettings
+
+settings = MlSettings.from_stack_config()
+platform = pulumi.StackReference(settings.platform_stack)
+ns = platform.require_output(outputs.PLATFORM_NAMESPACE)
+store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
+identity = platform.require_output(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT)
+
+env = {
+    "MLRIG_LAKE_URL": platform.require_output(outputs.PLATFORM_LAKE_URL),
+    "MLRIG_MODELS_URL": platform.require_output(outputs.PLATFORM_MODELS_URL),
+    "AWS_ENDPOINT_URL": platform.require_output(outputs.PLATFORM_S3_ENDPOINT),
+    "MLRIG_WORK_DIR": "/tmp/mlrig",  # noqa: S108 - an emptyDir
+    "OMP_NUM_THREADS": "1",
+}
+secret_env = {
+    "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
+    "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
+}
+
+
+def step(name: str, args: tuple[str, ...], **job: object) -> HardenedJob:
+    container = ContainerArgs(
+        name=name,
+        image=settings.image,
+        command=("mlrig",),
+        args=args,
+        env=env,
+        secret_env=secret_env,
+        sizing=settings.sizing,
+    )
+    return HardenedJob(
+        f"ml-{name}",
+        HardenedJobArgs(
+            namespace=ns,
+            service_account=identity,
+            container=container,
+            active_deadline_seconds=settings.deadline_seconds,
+            backoff_limit=settings.backoff_limit,
+            labels={"mlrig.io/pipeline": "ml", "mlrig.io/stage": name},
+            **job,
+        ),
+    )
+
+
+train = step("train", ("train",), schedule=settings.train_schedule)
+pulumi.export(outputs.ML_TRAIN_CRONJOB, train.name)
+
+tuning_name: pulumi.Input[str] = ""
+if settings.tuning_db_url is not None:
+    study = k8s.core.v1.Secret(
+        "optuna-storage",
+        metadata={"name": "optuna-storage", "namespace": ns},
+        type="Opaque",
+        string_data={"OPTUNA_STORAGE": settings.tuning_db_url},
+    )
+    secret_env["OPTUNA_STORAGE"] = (study.metadata.apply(lambda m: m.name), "OPTUNA_STORAGE")
+    tuning = step("tune", ("tune", "--trials", str(settings.tuning_trials)), parallelism=settings.tuning_workers)
+    tuning_name = tuning.name
+pulumi.export(outputs.ML_TUNING_JOB, tuning_name)

@@ -1,0 +1,47 @@
+"""Stack output keys: the one list that exporters (`pulumi.export`) and readers (`StackReference`) share.
+
+A project never copies another project's values: it reads them by these keys, so a renamed output breaks
+a test here rather than a deployment.
+"""
+
+from __future__ import annotations
+
+# platform: the namespace, the object store and the identities every workload runs with
+PLATFORM_NAMESPACE = "namespace"
+PLATFORM_LAKE_URL = "lakeUrl"  # s3://bucket/lake
+PLATFORM_MODELS_URL = "modelsUrl"  # s3://bucket/models: model exports
+PLATFORM_S3_ENDPOINT = "s3Endpoint"  # in-cluster store URL, or "" for the cloud's own endpoint
+# the name of the Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+PLATFORM_STORE_CREDENTIALS_SECRET = "storeCredentialsSecret"  # noqa: S105 - an output key, not a secret
+PLATFORM_PII_KEY_SECRET = "piiKeySecret"  # noqa: S105 - a key name; Secret name: MLRIG_PII_KEY
+PLATFORM_PIPELINE_SERVICE_ACCOUNT = "pipelineServiceAccount"
+PLATFORM_SERVING_SERVICE_ACCOUNT = "servingServiceAccount"
+
+# data: the stage CronJobs, by stage
+DATA_CRONJOBS = "cronJobs"
+
+# ml: the training CronJob, and the tuning Job when a study database is configured
+ML_TRAIN_CRONJOB = "trainCronJob"
+ML_TUNING_JOB = "tuningJob"
+
+# serving: where the model answers, and which variants run
+SERVING_SERVICE = "service"
+SERVING_URL = "url"
+SERVING_VARIANTS = "variants"
+
+# What each project exports: tests check the programs against this, and answer StackReferences from it.
+EXPORTS: dict[str, tuple[str, ...]] = {
+    "platform": (
+        PLATFORM_NAMESPACE,
+        PLATFORM_LAKE_URL,
+        PLATFORM_MODELS_URL,
+        PLATFORM_S3_ENDPOINT,
+        PLATFORM_STORE_CREDENTIALS_SECRET,
+        PLATFORM_PII_KEY_SECRET,
+        PLATFORM_PIPELINE_SERVICE_ACCOUNT,
+        PLATFORM_SERVING_SERVICE_ACCOUNT,
+    ),
+    "data": (DATA_CRONJOBS,),
+    "ml": (ML_TRAIN_CRONJOB, ML_TUNING_JOB),
+    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS),
+}

@@ -1,0 +1,47 @@
+"""Serving: the BentoML image as a ModelEndpoint (a Deployment per model variant when A/B is on, HPA, PDB,
+Service, network policy, an Ingress when a domain is set), probes on the service's own /livez and /readyz.
+
+Reads from the platform stack: namespace, models URL, S3 endpoint, store credentials, serving identity.
+"""
+
+import pulumi
+
+from infra import outputs
+from infra.components import ModelEndpoint, ModelEndpointArgs
+from infra.settings import ServingSettings
+
+settings = ServingSettings.from_stack_config()
+platform = pulumi.StackReference(settings.platform_stack)
+store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
+
+endpoint = ModelEndpoint(
+    "churn-scorer",
+    ModelEndpointArgs(
+        namespace=platform.require_output(outputs.PLATFORM_NAMESPACE),
+        image=settings.image,
+        service_account=platform.require_output(outputs.PLATFORM_SERVING_SERVICE_ACCOUNT),
+        port=settings.port,
+        variants=settings.variants,
+        min_replicas=settings.replicas,
+        max_replicas=settings.max_replicas,
+        target_cpu_percent=settings.target_cpu_percent,
+        sizing=settings.sizing,
+        env={
+            "MLRIG_MODELS_URL": platform.require_output(outputs.PLATFORM_MODELS_URL),
+            "AWS_ENDPOINT_URL": platform.require_output(outputs.PLATFORM_S3_ENDPOINT),
+            "OMP_NUM_THREADS": "1",
+        },
+        secret_env={
+            "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
+            "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
+        },
+        domain=settings.domain,
+        ingress_class=settings.ingress_class,
+        tls_secret=settings.tls_secret,
+        ingress_namespace=settings.ingress_namespace,
+    ),
+)
+
+pulumi.export(outputs.SERVING_SERVICE, endpoint.service)
+pulumi.export(outputs.SERVING_URL, endpoint.url)
+pulumi.export(outputs.SERVING_VARIANTS, [v.name for v in settings.variants])

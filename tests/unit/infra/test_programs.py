@@ -1,0 +1,263 @@
+"""The four Pulumi programs under Pulumi's mocks, for each stack's own config (infra/<project>/Pulumi.<stack>.yaml)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from infra import outputs
+from infra.components.pod import ContainerArgs
+from infra.policy import rules
+from infra.settings import STACKS
+from infra.testing import (
+    INFRA_DIR,
+    PROJECTS,
+    TEST_SECRETS,
+    assert_every_container_limited_and_non_root,
+    platform_outputs,
+    pod_specs,
+)
+from pipelines.config import LIVENESS_PATH, READINESS_PATH, load_config
+
+RUNS = [(p, s) for s in STACKS for p in PROJECTS]
+SERVING_PORT = load_config(INFRA_DIR.parent / "mlrig.toml").serving.port
+
+
+@pytest.mark.parametrize(("project", "stack"), RUNS)
+def test_each_program_exports_exactly_the_shared_keys(stack_runs, project, stack):
+    assert set(stack_runs[(project, stack)].exports) == set(outputs.EXPORTS[project])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_reference_stand_in_matches_what_platform_exports(stack_runs, stack):
+    exported = stack_runs[("platform", stack)].exports
+    stand_in = platform_outputs(stack)
+    assert set(exported) == set(stand_in)
+    for key in (
+        outputs.PLATFORM_NAMESPACE,
+        outputs.PLATFORM_STORE_CREDENTIALS_SECRET,
+        outputs.PLATFORM_PII_KEY_SECRET,
+        outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT,
+        outputs.PLATFORM_SERVING_SERVICE_ACCOUNT,
+    ):
+        assert exported[key] == stand_in[key], key
+
+
+@pytest.mark.parametrize(("project", "stack"), RUNS)
+def test_every_container_has_limits_and_runs_as_non_root(stack_runs, project, stack):
+    run = stack_runs[(project, stack)]
+    if project == "platform" and stack == "prod":  # an existing bucket: no store, no bucket Job
+        assert pod_specs(run) == []
+        return
+    assert_every_container_limited_and_non_root(run)
+
+
+@pytest.mark.parametrize(("project", "stack"), RUNS)
+def test_every_job_has_a_deadline_a_retry_budget_and_a_ttl(stack_runs, project, stack):
+    run = stack_runs[(project, stack)]
+    for d in run.mocks.of_type("batch/v1:Job"):
+        assert d.inputs["spec"]["activeDeadlineSeconds"] > 0 and d.inputs["spec"]["backoffLimit"] <= 10
+        assert d.inputs["spec"]["ttlSecondsAfterFinished"] > 0
+    for d in run.mocks.of_type("batch/v1:CronJob"):
+        spec = d.inputs["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid", d.name
+        assert spec["successfulJobsHistoryLimit"] <= 3 and spec["failedJobsHistoryLimit"] <= 3
+        assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] > 0
+        assert spec["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_data_runs_each_stage_on_the_pipeline_image_with_its_stack_schedule(stack_runs, stack):
+    cronjobs = {d.name: d.inputs["spec"] for d in stack_runs[("data", stack)].mocks.of_type(":CronJob")}
+    assert set(cronjobs) == {"data-ingest", "data-refine", "data-features", "data-report"}
+    config = yaml.safe_load((INFRA_DIR / "data" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for name, spec in cronjobs.items():
+        stage = name.removeprefix("data-")
+        container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert (
+            container["args"] == [stage]
+            and container["image"] == f"ghcr.io/mlrig/mlrig-pipeline:{config['mlrig-data:imageTag']}"
+        )
+        if f"mlrig-data:{stage}Schedule" in config:
+            assert spec["schedule"] == config[f"mlrig-data:{stage}Schedule"]
+
+
+def _deployments(run):
+    return list(run.mocks.of_type("apps/v1:Deployment"))
+
+
+def test_prod_serving_has_a_pdb_an_hpa_and_at_least_two_replicas(stack_runs):
+    run = stack_runs[("serving", "prod")]
+    deployment = run.mocks.only("apps/v1:Deployment").inputs
+    assert deployment["spec"]["replicas"] >= 2
+    hpa = run.mocks.only("HorizontalPodAutoscaler").inputs["spec"]
+    assert hpa["minReplicas"] >= 2 and hpa["maxReplicas"] > hpa["minReplicas"]
+    pdb = run.mocks.only("PodDisruptionBudget").inputs["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_dev_serving_fits_a_laptop_cluster(stack_runs):
+    run = stack_runs[("serving", "dev")]
+    assert run.mocks.only("apps/v1:Deployment").inputs["spec"]["replicas"] == 1
+    assert run.mocks.of_type(":Ingress") == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_probes_point_at_the_services_real_health_paths_and_port(stack_runs, stack):
+    for d in _deployments(stack_runs[("serving", stack)]):
+        c = d.inputs["spec"]["template"]["spec"]["containers"][0]
+        assert c["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": SERVING_PORT}
+        assert c["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": SERVING_PORT}
+        assert c["ports"][0]["containerPort"] == SERVING_PORT
+    assert (LIVENESS_PATH, READINESS_PATH) == ("/livez", "/readyz")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rolling_updates_never_drop_below_capacity(stack_runs, stack):
+    for d in _deployments(stack_runs[("serving", stack)]):
+        assert d.inputs["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+
+
+def test_ab_test_runs_one_deployment_per_variant_behind_one_service(stack_runs):
+    run = stack_runs[("serving", "staging")]
+    deployments = {d.name: d.inputs for d in _deployments(run)}
+    assert set(deployments) == {"churn-scorer-champion", "churn-scorer-challenger"}
+    env = {
+        e["name"]: e.get("value")
+        for e in deployments["churn-scorer-challenger"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["MLRIG_MODEL_TAG"] == "churn-classifier:challenger"
+    service = run.mocks.only(":Service").inputs
+    for d in deployments.values():
+        assert service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+    assert len(run.mocks.of_type("PodDisruptionBudget")) == len(run.mocks.of_type("HorizontalPodAutoscaler")) == 2
+    assert run.exports[outputs.SERVING_VARIANTS] == ["champion", "challenger"]
+
+
+def test_ab_test_with_one_variant_is_refused(run_project):
+    with pytest.raises(ValueError, match="at least two"):
+        run_project("serving", "staging", config={"variants": [{"name": "champion"}]})
+
+
+def test_prod_ingress_serves_the_domain_over_tls(stack_runs):
+    run = stack_runs[("serving", "prod")]
+    ingress = run.mocks.only(":Ingress").inputs["spec"]
+    assert ingress["rules"][0]["host"] == "churn.example.com" and ingress["tls"][0]["hosts"] == ["churn.example.com"]
+    assert run.exports[outputs.SERVING_URL] == "https://churn.example.com"
+
+
+@pytest.mark.parametrize("project", ["data", "ml", "serving"])
+def test_a_missing_platform_output_is_refused(run_project, project):
+    partial = {k: v for k, v in platform_outputs("dev").items() if k != outputs.PLATFORM_NAMESPACE}
+    with pytest.raises(KeyError, match=outputs.PLATFORM_NAMESPACE):
+        run_project(project, "dev", stack_outputs={"platform": partial})
+
+
+@pytest.mark.parametrize("project", ["data", "ml", "serving"])
+def test_programs_read_the_platform_stack_of_their_own_stack(stack_runs, project):
+    assert stack_runs[(project, "staging")].mocks.stack_references == ["organization/mlrig-platform/staging"]
+
+
+def test_the_platform_stack_name_can_be_overridden(run_project):
+    run = run_project("serving", "dev", config={"platformStack": "acme/mlrig-platform/shared"})
+    assert run.mocks.stack_references == ["acme/mlrig-platform/shared"]
+
+
+def test_platform_secrets_stay_secrets(stack_runs):
+    run = stack_runs[("platform", "dev")]
+    secrets = {d.name: d for d in run.mocks.of_type("core/v1:Secret")}
+    assert set(secrets) == {"pii-key", "lake-store-credentials"}
+    for secret in secrets.values():  # the whole stringData travels as a secret: encrypted in state
+        assert secret.secret_paths == ("stringData",), secret.name
+    assert secrets["pii-key"].inputs["stringData"]["MLRIG_PII_KEY"] == TEST_SECRETS["platform"]["piiKey"]
+
+
+def test_platform_refuses_to_run_without_its_secrets(run_project):
+    with pytest.raises(Exception, match="piiKey"):
+        run_project("platform", "dev", secrets={})
+
+
+def test_platform_namespace_has_a_quota_limits_and_default_deny(stack_runs):
+    run = stack_runs[("platform", "dev")]
+    ns = run.mocks.only(":Namespace").inputs["metadata"]
+    assert ns["name"] == "mlrig-dev" and ns["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert run.mocks.only("ResourceQuota").inputs["spec"]["hard"]["limits.cpu"] == "4"
+    assert run.mocks.only("LimitRange").inputs["metadata"]["namespace"] == "mlrig-dev"
+    deny = [d for d in run.mocks.of_type("NetworkPolicy") if d.inputs["metadata"]["name"] == "default-deny"]
+    assert deny[0].inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_identities_may_read_only_their_named_secrets(stack_runs):
+    run = stack_runs[("platform", "dev")]
+    roles = {d.name: d.inputs["rules"] for d in run.mocks.of_type(":Role")}
+    assert roles["mlrig-pipeline"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["lake-store-credentials", "pii-key"],
+            "verbs": ["get"],
+        }
+    ]
+    assert roles["mlrig-serving"][0]["resourceNames"] == ["lake-store-credentials"]
+    for sa in run.mocks.of_type(":ServiceAccount"):
+        assert sa.inputs["automountServiceAccountToken"] is False
+
+
+def test_prod_platform_uses_the_existing_bucket_and_runs_no_store(stack_runs):
+    run = stack_runs[("platform", "prod")]
+    assert run.mocks.of_type("apps/v1:Deployment") == [] and run.mocks.of_type("PersistentVolumeClaim") == []
+    assert run.exports[outputs.PLATFORM_LAKE_URL] == "s3://mlrig-prod-lake/lake"
+    assert run.exports[outputs.PLATFORM_S3_ENDPOINT] == ""
+
+
+def test_tuning_workers_run_only_when_a_study_database_is_set(run_project, stack_runs):
+    without = run_project("ml", "prod", secrets={})
+    assert without.mocks.of_type("batch/v1:Job") == [] and without.exports[outputs.ML_TUNING_JOB] == ""
+    tuning = stack_runs[("ml", "prod")].mocks.only("batch/v1:Job")
+    spec = tuning.inputs["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"] == 4
+    env = spec["template"]["spec"]["containers"][0]["env"]
+    storage = next(e for e in env if e["name"] == "OPTUNA_STORAGE")
+    assert storage["valueFrom"]["secretKeyRef"] == {"name": "optuna-storage", "key": "OPTUNA_STORAGE"}
+    study = stack_runs[("ml", "prod")].mocks.only("core/v1:Secret")
+    assert study.secret_paths == ("stringData",)
+
+
+def test_cd_sets_the_image_digest_which_wins_over_the_tag(run_project):
+    digest = "sha256:" + "a" * 64
+    run = run_project("serving", "prod", config={"imageDigest": digest})
+    image = run.mocks.only("apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"ghcr.io/mlrig/churn-scorer@{digest}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"), [("imageTag", "latest", "latest"), ("imageDigest", "sha256:nope", "digest")]
+)
+def test_moving_or_malformed_images_are_refused(run_project, key, value, message):
+    with pytest.raises(ValueError, match=message):
+        run_project("data", "dev", config={key: value})
+
+
+@pytest.mark.parametrize(("project", "stack"), RUNS)
+def test_stack_files_hold_no_plaintext_secrets(project, stack):
+    config = yaml.safe_load((INFRA_DIR / project / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert rules.plaintext_config_secrets(config) == []
+
+
+def test_removing_a_containers_limits_breaks_the_unit_check_and_the_policy(run_project, monkeypatch):
+    from infra.components import pod
+
+    original = pod.container
+
+    def without_limits(c: ContainerArgs) -> dict:
+        spec = original(c)
+        del spec["resources"]["limits"]
+        return spec
+
+    monkeypatch.setattr(pod, "container", without_limits)
+    run = run_project("serving", "prod")
+    with pytest.raises(AssertionError, match="has no limits"):
+        assert_every_container_limited_and_non_root(run)
+    deployment = run.mocks.only("apps/v1:Deployment")
+    violations = rules.violations(rules.validate_limits_set, deployment.type, deployment.inputs)
+    assert violations == ["container 'service': no limits for cpu, memory"]
