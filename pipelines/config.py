@@ -173,7 +173,6 @@ class Config(_Strict):
     model: ModelSettings
     serving: ServingSettings
     monitoring: MonitoringSettings = MonitoringSettings()
-
     infra: InfraSettings = InfraSettings()
     source: Path = Path("mlrig.toml")
 
