@@ -4,6 +4,7 @@ mlrig generate     demo raw drops            → <work>/raw/
 mlrig ingest       raw drops                 → bronze
 mlrig refine       bronze                    → silver + quarantine
 mlrig features     silver                    → gold
+mlrig report       silver + quarantine       → <work>/reports/data-quality-<run>.html
 mlrig train        gold                      → a registered model (BentoML store)
 mlrig build        service + model           → a Bento
 mlrig serve        the Bento                 → HTTP on 127.0.0.1
@@ -46,6 +47,17 @@ def _fail(stage: str, err: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
+PartitionOption = Annotated[
+    str | None,
+    typer.Option(help="Only this _ingest_date partition (YYYY-MM-DD), e.g. one pod of a Kubernetes Indexed Job."),
+]
+
+
+def _progress(stage: str):
+    """Per-stage progress lines (rows read, written, quarantined) on stderr, beside the spinner."""
+    return lambda message: console.print(f"{stage}: {message}")
+
+
 def _counts_table(title: str, counts: dict[str, object]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     for key, value in counts.items():
@@ -81,7 +93,9 @@ def ingest(config: ConfigOption = None) -> None:
     cfg = _config(config)
     try:
         with console.status(f"ingesting {cfg.raw_dir}"):
-            result = run_ingest(cfg.raw_dir, Lake(cfg.lake_url), cfg.contract)
+            result = run_ingest(
+                cfg.raw_dir, Lake(cfg.lake_url), cfg.contract, cfg.storage.encoding, progress=_progress("ingest")
+            )
     except IngestError as err:
         raise _fail("ingest", err) from err
     console.print(
@@ -91,7 +105,7 @@ def ingest(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def refine(config: ConfigOption = None) -> None:
+def refine(config: ConfigOption = None, partition: PartitionOption = None) -> None:
     """Validate bronze against the contract, drop duplicates and PII: → silver + quarantine. Example: mlrig refine"""
     from pipelines.data.refine import RefineError
     from pipelines.data.refine import refine as run_refine
@@ -101,7 +115,7 @@ def refine(config: ConfigOption = None) -> None:
     try:
         key, key_source = pii_key(cfg.work_dir)
         with console.status("refining bronze → silver"):
-            result = run_refine(Lake(cfg.lake_url), cfg.contract, key)
+            result = run_refine(Lake(cfg.lake_url), cfg.contract, key, partition, progress=_progress("refine"))
     except (RefineError, PiiKeyError) as err:
         raise _fail("refine", err) from err
     if result.up_to_date:
@@ -122,14 +136,14 @@ def refine(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def features(config: ConfigOption = None) -> None:
+def features(config: ConfigOption = None, partition: PartitionOption = None) -> None:
     """Build gold: model-ready features and churn by segment. Example: mlrig features"""
     from pipelines.data.features import FeaturesError, build_gold
 
     cfg = _config(config)
     try:
         with console.status("building gold"):
-            result = build_gold(Lake(cfg.lake_url), cfg.contract)
+            result = build_gold(Lake(cfg.lake_url), cfg.contract, partition, progress=_progress("features"))
     except FeaturesError as err:
         raise _fail("features", err) from err
     state = "up to date" if result.up_to_date else f"{result.rows} rows"
@@ -137,6 +151,22 @@ def features(config: ConfigOption = None) -> None:
         f"features: gold {state} (features version {result.features_version}, "
         f"segments version {result.segments_version})"
     )
+
+
+@app.command()
+def report(config: ConfigOption = None) -> None:
+    """Write the data-quality report (HTML, self-contained) with a fit-for-modeling verdict. Example: mlrig report"""
+    from pipelines.data.report import ReportError, write_report
+
+    cfg = _config(config)
+    try:
+        with console.status("writing the data-quality report"):
+            result = write_report(Lake(cfg.lake_url), cfg.contract, cfg.reports_dir)
+    except ReportError as err:
+        raise _fail("report", err) from err
+    verdict = "fit for modeling" if result.fit else "NOT fit for modeling: " + "; ".join(result.reasons)
+    console.print(f"report: {verdict}")
+    console.print(f"report: {result.path}")
 
 
 @app.command()
@@ -229,8 +259,9 @@ def demo(
     stages = [
         ("generate", lambda: generate(config=config, rows=rows, days=4, seed=7)),
         ("ingest", lambda: ingest(config=config)),
-        ("refine", lambda: refine(config=config)),
-        ("features", lambda: features(config=config)),
+        ("refine", lambda: refine(config=config, partition=None)),
+        ("features", lambda: features(config=config, partition=None)),
+        ("report", lambda: report(config=config)),
         ("train", lambda: train(config=config)),
         ("build", lambda: build(config=config)),
     ]

@@ -6,6 +6,7 @@ these objects, so a column is renamed in one file. A bad config fails here, nami
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -113,6 +114,15 @@ class Storage(_Strict):
     work_dir: Path = Path(".mlrig")
     lake: str = "lake"
     raw: str = "raw"
+    encoding: str = "utf-8"  # of raw drops; ingest transcodes others (e.g. "cp1252" for Excel exports) to UTF-8
+
+    @model_validator(mode="after")
+    def _known_encoding(self) -> Self:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError as err:
+            raise ValueError(f"unknown encoding {self.encoding!r}; use a Python codec name such as 'cp1252'") from err
+        return self
 
 
 class ModelSettings(_Strict):

@@ -3,15 +3,21 @@
 The feature table carries the contract's features as typed, the entity key and event time for leak-free
 splits, and the target as 0/1. Feature engineering that the service must repeat lives in the model's own
 preprocessing (pipelines/ml/model.py), not here, so training and serving cannot disagree.
+
+With `partition`, only that `_ingest_date` partition of the feature table is replaced (one pod of an Indexed
+Job each); the segment aggregate spans all partitions, so it is rebuilt by a run without `partition`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
 from pipelines.config import Contract
+from pipelines.data.ingest import INGEST_DATE
+from pipelines.data.refine import RefineError, partition_filter, partitions
 from pipelines.lake import Lake
 from pipelines.lineage import Run, is_up_to_date, record
 
@@ -37,7 +43,7 @@ def features_table_name(contract: Contract) -> str:
 
 def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
     label = (pl.col(contract.target) == contract.positive_class).cast(pl.Int8).alias(LABEL)
-    return silver.select(contract.entity_key, contract.event_time, *contract.feature_names, label)
+    return silver.select(contract.entity_key, contract.event_time, *contract.feature_names, label, INGEST_DATE)
 
 
 def build_segments(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
@@ -55,23 +61,42 @@ def build_segments(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
     )
 
 
-def build_gold(lake: Lake, contract: Contract) -> FeaturesResult:
+def build_gold(
+    lake: Lake,
+    contract: Contract,
+    partition: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FeaturesResult:
     silver = lake.table("silver", contract.dataset)
     if not silver.exists():
         raise FeaturesError(f"{silver.label} does not exist yet: run `mlrig refine` first.")
     run = Run(stage="features", contract_hash=contract.fingerprint, inputs={silver.label: silver.version()})
     features = lake.table("gold", features_table_name(contract))
     segments = lake.table("gold", f"{contract.dataset}_by_segment")
+    source = silver.scan(run.inputs[silver.label])
+    try:
+        where = partition_filter(partition, silver.label, partitions(source))
+    except RefineError as err:
+        raise FeaturesError(str(err)) from err
+    if partition:
+        run.inputs["partition"] = partition
     if is_up_to_date(lake, run):
         return FeaturesResult(
             run.run_id, True, features_version=features.version(), segments_version=segments.version()
         )
-    source = silver.scan(run.inputs[silver.label])
-    feature_rows = build_features(source, contract).collect()
-    run.outputs[features.label] = features.write(feature_rows, mode="overwrite")
-    run.outputs[segments.label] = segments.write(build_segments(source, contract).collect(), mode="overwrite")
+    scope = source.filter(pl.col(INGEST_DATE) == partition) if partition else source
+    feature_rows = build_features(scope, contract).collect()
+    if progress:
+        progress(f"read {feature_rows.height} silver rows" + (f" from partition {partition}" if partition else ""))
+    run.outputs[features.label] = features.write(
+        feature_rows, mode="overwrite", partition_by=[INGEST_DATE], replace_where=where
+    )
+    if partition is None:
+        run.outputs[segments.label] = segments.write(build_segments(source, contract).collect(), mode="overwrite")
     run.counts = {"features": feature_rows.height}
     record(lake, run)
+    if progress:
+        progress(f"wrote {feature_rows.height} gold feature rows")
     return FeaturesResult(
-        run.run_id, False, feature_rows.height, run.outputs[features.label], run.outputs[segments.label]
+        run.run_id, False, feature_rows.height, run.outputs[features.label], run.outputs.get(segments.label)
     )

@@ -7,9 +7,13 @@ what to do; nothing already in the lake is touched.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +24,9 @@ from pipelines.lineage import Run, record
 
 SOURCE_FILE, SOURCE_SHA, SOURCE_LINE = "_source_file", "_source_sha256", "_source_line"
 INGESTED_AT, INGEST_DATE, RUN_ID = "_ingested_at", "_ingest_date", "_run_id"
+
+
+_ARCHIVE_MAGIC = (b"\x1f\x8b", b"PK\x03\x04", b"\x28\xb5\x2f\xfd", b"BZh")  # gzip, zip/xlsx, zstd, bzip2
 
 
 class IngestError(ValueError):
@@ -33,6 +40,7 @@ class IngestResult:
     files_skipped: int
     rows: int
     bronze_version: int | None
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # file → extra columns not stored
 
 
 def _sha256(path: Path) -> str:
@@ -43,41 +51,102 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_raw_file(path: Path, contract: Contract) -> pl.DataFrame:
-    """Read one drop as text, checking it has the contract's columns; raise IngestError otherwise."""
+def _utf8_bytes(path: Path, encoding: str) -> bytes:
+    """The file as UTF-8, transcoded from `encoding`; a byte that does not decode is refused by line."""
+    data = path.read_bytes()
+    if data.startswith(_ARCHIVE_MAGIC) or b"\x00" in data[:8192]:
+        raise IngestError(
+            f"{path}: binary content, not CSV text (compressed, or a spreadsheet saved as .csv?). Unpack or "
+            "re-export it as CSV; nothing was ingested."
+        )
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise IngestError(
+            f"{path}: line {line} is not valid {encoding} (byte {data[err.start]:#04x}). If the file is a Latin-1 or "
+            'Excel export, set encoding = "cp1252" under [storage] in mlrig.toml (ingest transcodes it), or '
+            "re-export it as UTF-8. Nothing was ingested."
+        ) from err
+    return data if codecs.lookup(encoding).name == "utf-8" else text.encode("utf-8")
+
+
+def _first_long_line(data: bytes, width: int) -> int:
+    """The line number of the first record with more fields than the header (only called on the error path)."""
+    rows = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
+    return next((n for n, row in enumerate(rows, start=1) if len(row) > width), 0)
+
+
+def read_raw_file(path: Path, contract: Contract, encoding: str = "utf-8") -> tuple[pl.DataFrame, list[str]]:
+    """Read one drop as text: (the contract's columns, names of extra columns that were ignored).
+
+    Policy: a missing column refuses the file; an extra column is ignored (reported, not stored), so an upstream
+    addition does not stop the pipeline until the contract adopts it. Short (truncated) records are kept with
+    nulls and quarantined by refine; a record with more fields than the header refuses the file.
+    """
     if path.stat().st_size == 0:
         raise IngestError(
             f"{path}: the file is empty. Remove it from the drop folder or replace it with a full export."
         )
+    data = _utf8_bytes(path, encoding)
     try:
-        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, raise_if_empty=True)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as err:
-        raise IngestError(f"{path}: not readable as CSV ({err}). Check the export; nothing was ingested.") from err
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=True)
+    except pl.exceptions.NoDataError as err:
+        raise IngestError(f"{path}: no header or rows. Replace it with a full export; nothing was ingested.") from err
+    except pl.exceptions.ComputeError as err:
+        header = data.split(b"\n", 1)[0].count(b",") + 1
+        line = _first_long_line(data, header) if "more fields" in str(err) else 0
+        where = f"line {line} has more fields than the {header} in the header" if line else str(err).splitlines()[0]
+        raise IngestError(
+            f"{path}: not readable as CSV ({where}). Check the export (delimiter, quoting, truncation); "
+            "nothing was ingested."
+        ) from err
+    except OSError as err:  # polars sniffed a compression header and the archive is broken
+        raise IngestError(
+            f"{path}: not a CSV text file ({err}). Unpack or re-export it; nothing was ingested."
+        ) from err
     missing = [c for c in contract.columns if c not in frame.columns]
     if missing:
         raise IngestError(
             f"{path}: missing column(s) {missing}. The contract in mlrig.toml expects {list(contract.columns)}; "
             "fix the export or the contract. Nothing was ingested."
         )
-    return frame.select(list(contract.columns))
+    extra = [c for c in frame.columns if c not in contract.columns]
+    return frame.select(list(contract.columns)), extra
 
 
-def ingest(raw_dir: Path, lake: Lake, contract: Contract) -> IngestResult:
-    """Append every new drop in `raw_dir` to bronze in one transaction."""
+def ingest(
+    raw_dir: Path,
+    lake: Lake,
+    contract: Contract,
+    encoding: str = "utf-8",
+    ingested_at: dt.datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Append every new drop in `raw_dir` to bronze in one transaction, partitioned by ingestion date.
+
+    Every file is read and checked before anything is written, so one bad file leaves the lake as it was.
+    `ingested_at` (default now, UTC) sets the partition, e.g. to backfill an old drop into its own day.
+    """
     bronze = lake.table("bronze", contract.dataset)
     run = Run(stage="ingest", contract_hash=contract.fingerprint)
     files = sorted(raw_dir.glob("*.csv"))
     if not files:
         raise IngestError(f"no *.csv drops in {raw_dir}. Put raw files there (or run `mlrig generate` for demo data).")
     seen = set(bronze.scan().select(SOURCE_SHA).unique().collect()[SOURCE_SHA]) if bronze.exists() else set()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    parts, skipped = [], 0
+    now = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    parts, skipped, ignored = [], 0, {}
     for path in files:
         sha = _sha256(path)
         if sha in seen:
             skipped += 1
             continue
-        frame = read_raw_file(path, contract)
+        frame, extra = read_raw_file(path, contract, encoding)
+        if extra:
+            ignored[path.name] = extra
+        if progress:
+            extra_note = f"; ignored extra column(s) {extra}" if extra else ""
+            progress(f"{path.name}: {frame.height} rows read{extra_note}")
         parts.append(
             frame.with_columns(
                 pl.lit(path.name).alias(SOURCE_FILE),
@@ -96,4 +165,4 @@ def ingest(raw_dir: Path, lake: Lake, contract: Contract) -> IngestResult:
     run.outputs[bronze.label] = version
     run.counts = {"files_ingested": len(parts), "files_skipped": skipped, "rows": rows}
     record(lake, run)
-    return IngestResult(run.run_id, len(parts), skipped, rows, version)
+    return IngestResult(run.run_id, len(parts), skipped, rows, version, ignored)

@@ -3,10 +3,17 @@
 Every bronze row ends in exactly one place, and the counts are checked before anything is written:
     bronze rows = silver rows + quarantined rows + duplicates removed.
 A quarantined row keeps its raw text (PII treated) and the rules it broke, so it can be fixed and replayed.
+
+Runs are idempotent and crash-safe: quarantine and silver are each replaced (whole, or one `_ingest_date`
+partition) from the same bronze version, and the lineage row that marks the run done is written last. A run
+killed between the two commits therefore leaves no lineage row, and the next run redoes both writes from
+bronze: nothing is lost or counted twice. `partition` lets a Kubernetes Indexed Job refine one day per pod.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandera.polars as pa
@@ -14,13 +21,14 @@ import polars as pl
 
 from pipelines.config import Contract
 from pipelines.contract import cast_from_text, silver_columns, typed_schema
-from pipelines.data.ingest import INGESTED_AT, SOURCE_FILE, SOURCE_LINE
+from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, SOURCE_FILE, SOURCE_LINE
 from pipelines.lake import Lake
 from pipelines.lineage import Run, is_up_to_date, record
 from pipelines.pii import treat_pii
 
 RULE, QUARANTINE_RUN = "_rule", "_quarantine_run_id"
 _ROW = "__row"
+_PARTITION = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class RefineError(RuntimeError):
@@ -72,16 +80,45 @@ def _contract_failures(typed: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     return pl.DataFrame(schema={_ROW: pl.UInt32, RULE: pl.String})
 
 
-def refine(lake: Lake, contract: Contract, pii_key: str) -> RefineResult:
+def partition_filter(partition: str | None, table_label: str, available: list[str]) -> str | None:
+    """The Delta predicate for one `_ingest_date` partition (None: the whole table); refuses unknown partitions."""
+    if partition is None:
+        return None
+    if not _PARTITION.fullmatch(partition):
+        raise RefineError(f"partition {partition!r} is not a date: pass it as YYYY-MM-DD, e.g. 2026-11-01.")
+    if partition not in available:
+        raise RefineError(f"{table_label} has no partition {partition}; it has {sorted(available)}.")
+    return f"{INGEST_DATE} = '{partition}'"
+
+
+def partitions(scan: pl.LazyFrame) -> list[str]:
+    return scan.select(pl.col(INGEST_DATE).unique()).collect()[INGEST_DATE].to_list()
+
+
+def refine(
+    lake: Lake,
+    contract: Contract,
+    pii_key: str,
+    partition: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RefineResult:
+    """Bronze (all of it, or one `_ingest_date` partition) → silver + quarantine, replacing what it covers."""
     bronze = lake.table("bronze", contract.dataset)
     silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
     if not bronze.exists():
         raise RefineError(f"{bronze.label} does not exist yet: run `mlrig ingest` first.")
     run = Run(stage="refine", contract_hash=contract.fingerprint, inputs={bronze.label: bronze.version()})
+    source = bronze.scan(run.inputs[bronze.label])
+    where = partition_filter(partition, bronze.label, partitions(source))
+    if partition:
+        run.inputs["partition"] = partition
+        source = source.filter(pl.col(INGEST_DATE) == partition)
     if is_up_to_date(lake, run):
         return RefineResult(run.run_id, up_to_date=True, silver_version=silver.version())
 
-    raw = bronze.read(run.inputs[bronze.label]).sort(INGESTED_AT, SOURCE_FILE, SOURCE_LINE).with_row_index(_ROW)
+    raw = source.collect().sort(INGESTED_AT, SOURCE_FILE, SOURCE_LINE).with_row_index(_ROW)
+    if progress:
+        progress(f"read {raw.height} bronze rows" + (f" from partition {partition}" if partition else ""))
     typed = raw.with_columns(cast_from_text(c) for c in contract.columns.values())
     type_rule = _type_failures(raw, typed, contract)
     parsed = typed.filter(type_rule == "")
@@ -96,7 +133,7 @@ def refine(lake: Lake, contract: Contract, pii_key: str) -> RefineResult:
     valid = parsed.join(rules, on=_ROW, how="anti")
     first = valid.select(pl.struct(contract.duplicate_key).is_first_distinct()).to_series()
     silver_rows = treat_pii(valid.filter(first), contract, pii_key).select(
-        *silver_columns(contract), SOURCE_FILE, SOURCE_LINE, INGESTED_AT
+        *silver_columns(contract), SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE
     )
     quarantined = (
         treat_pii(raw.join(rules, on=_ROW), contract, pii_key)
@@ -110,8 +147,9 @@ def refine(lake: Lake, contract: Contract, pii_key: str) -> RefineResult:
             f"row accounting broke: bronze {raw.height} != silver {silver_rows.height} + "
             f"quarantine {quarantined.height} + duplicates {duplicates}. Nothing was written."
         )
-    run.outputs[quarantine.label] = quarantine.write(quarantined, mode="overwrite")
-    run.outputs[silver.label] = silver.write(silver_rows, mode="overwrite")
+    layout = {"mode": "overwrite", "partition_by": [INGEST_DATE], "replace_where": where}
+    run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
+    run.outputs[silver.label] = silver.write(silver_rows, **layout)
     run.counts = {
         "bronze": raw.height,
         "silver": silver_rows.height,
@@ -119,6 +157,8 @@ def refine(lake: Lake, contract: Contract, pii_key: str) -> RefineResult:
         "duplicates": duplicates,
     }
     record(lake, run)
+    if progress:
+        progress(f"wrote {silver_rows.height} silver rows, {quarantined.height} quarantined, {duplicates} duplicates")
     return RefineResult(
         run.run_id,
         False,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.data.features import LABEL, FeaturesError, build_gold, features_table_name
-from pipelines.data.ingest import ingest
+from pipelines.data.ingest import INGEST_DATE, ingest
 from pipelines.data.refine import refine
 from tests.conftest import TEST_PII_KEY
 
@@ -23,6 +23,7 @@ def test_gold_features_are_the_contract_features_and_a_binary_label(silver, lake
         config.contract.event_time,
         *config.contract.feature_names,
         LABEL,
+        INGEST_DATE,  # the partition column, so a stage can run on one partition
     ]
     assert set(gold[LABEL].unique()) == {0, 1}
 

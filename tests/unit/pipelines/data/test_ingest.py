@@ -43,3 +43,59 @@ def test_no_drops_says_where_it_looked(work_dir, lake, config):
     config.raw_dir.mkdir(parents=True)
     with pytest.raises(IngestError, match="mlrig generate"):
         ingest(config.raw_dir, lake, config.contract)
+
+
+def _copy_with_header(source, target, edit_header, encoding="utf-8"):
+    """A drop like `source` with its header line changed: the shape of a real upstream schema change."""
+    header, body = source.read_text(encoding="utf-8").split("\n", 1)
+    target.write_text(edit_header(header) + "\n" + body, encoding=encoding)
+
+
+def test_extra_column_is_ignored_and_reported_not_stored(tiny_raw_drop, lake, config):
+    source = tiny_raw_drop.files[0]
+    drop = config.raw_dir / "customers_2026-12-03.csv"
+    lines = source.read_text(encoding="utf-8").splitlines()
+    drop.write_text("\n".join([lines[0] + ",loyalty_tier", *(f"{line},gold" for line in lines[1:])]) + "\n")
+    source.unlink()
+    result = ingest(config.raw_dir, lake, config.contract)
+    assert result.ignored_columns == {drop.name: ["loyalty_tier"]}
+    assert "loyalty_tier" not in lake.table("bronze", config.contract.dataset).read().columns
+
+
+def test_non_utf8_file_is_refused_with_line_and_encoding_hint(tiny_raw_drop, lake, config):
+    ingest(config.raw_dir, lake, config.contract)
+    before = lake.table("bronze", config.contract.dataset).version()
+    latin = config.raw_dir / "customers_2026-12-04.csv"
+    latin.write_bytes("customer_id,full_name\nC1,Jos\u00e9 M\u00fcller\n".encode("latin-1"))
+    with pytest.raises(IngestError, match=r"customers_2026-12-04\.csv: line 2 is not valid utf-8.*cp1252"):
+        ingest(config.raw_dir, lake, config.contract)
+    assert lake.table("bronze", config.contract.dataset).version() == before
+
+
+def test_latin1_export_is_transcoded_when_the_encoding_is_set(tiny_raw_drop, lake, config):
+    source = tiny_raw_drop.files[0]
+    text = source.read_text(encoding="utf-8")
+    assert "ü" in text  # the demo's names carry umlauts, so transcoding is exercised
+    source.write_bytes(text.encode("cp1252"))
+    ingest(config.raw_dir, lake, config.contract, encoding="cp1252")
+    names = lake.table("bronze", config.contract.dataset).read()["full_name"]
+    assert names.str.contains("ü").any() and not names.str.contains("\ufffd").any()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"customer_id,email\nC1,a@b.c,extra,fields\n", r"line 2 has more fields than the 2 in the header"),
+        (b'customer_id,email\nC1,"unterminated\nC2,x\n', r"not readable as CSV"),
+        (b"\x1f\x8b\x08\x00\x00truncated-gzip", r"binary content, not CSV text.*re-export"),
+        (b"PK\x03\x04\x14\x00\x06\x00", r"binary content"),
+    ],
+    ids=["ragged-long-line", "broken-quoting", "corrupt-archive", "xlsx-renamed"],
+)
+def test_corrupt_file_is_refused_by_name_and_lake_untouched(tiny_raw_drop, lake, config, content, message):
+    ingest(config.raw_dir, lake, config.contract)
+    before = lake.table("bronze", config.contract.dataset).version()
+    (config.raw_dir / "customers_2026-12-05.csv").write_bytes(content)
+    with pytest.raises(IngestError, match=rf"customers_2026-12-05\.csv: .*{message}"):
+        ingest(config.raw_dir, lake, config.contract)
+    assert lake.table("bronze", config.contract.dataset).version() == before
