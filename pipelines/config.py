@@ -126,6 +126,17 @@ class ServingSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, ge=1024)
 
 
+class ReleaseSettings(_Strict):
+    """Post-deploy checks and rollback (`mlrig smoke | deploy | rollback`)."""
+
+    smoke_requests: int = Field(50, ge=1, le=10_000)
+    p99_budget_ms: float = Field(250, gt=0)
+    request_timeout_s: float = Field(10, gt=0)
+    serving_project: Path = Path("infra/serving")
+    image_config_key: str = "image_tag"
+    previous_tag_key: str = "mlrig:previous-image-tag"
+
+
 class ProjectInfo(_Strict):
     name: str
     description: str = ""
@@ -137,6 +148,7 @@ class Config(_Strict):
     contract: Contract
     model: ModelSettings
     serving: ServingSettings
+    release: ReleaseSettings = ReleaseSettings()
     source: Path = Path("mlrig.toml")
 
     @property
