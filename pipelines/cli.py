@@ -9,6 +9,11 @@ mlrig train        gold                      → a registered model (BentoML sto
 mlrig build        service + model           → a Bento
 mlrig serve        the Bento                 → HTTP on 127.0.0.1
 mlrig demo         all of the above, then one real prediction over HTTP
+
+mlrig smoke        a running service         → pass/fail: ready, scores, refuses bad input, p99 in budget
+mlrig deploy       an image tag              → `pulumi up` of the serving stack, previous tag recorded
+mlrig rollback     the recorded previous tag → `pulumi up` of the serving stack
+mlrig pr-comment   this CI run's artifacts   → the pull-request comment (markdown)
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from rich.table import Table
 from pipelines.config import Config, ConfigError, load_config
 from pipelines.lake import Lake
 from pipelines.onboard import cli as onboard_cli
+from pipelines.release.cli import app as release_app
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 console = Console(stderr=True, highlight=False)
@@ -283,6 +289,7 @@ def stop(config: ConfigOption = None) -> None:
 
 # Command groups live beside the code they drive, one Typer app each, registered here.
 app.command("init")(onboard_cli.init)
+app.add_typer(release_app)  # no name: smoke, deploy, rollback, pr-comment are top-level commands
 
 if __name__ == "__main__":
     app()

@@ -170,6 +170,16 @@ class InfraSettings(_Strict):
     registry: str = "ghcr.io/mlrig"
     pipeline_image: str = "mlrig-pipeline"  # runs `mlrig <stage>`; the service image is named serving.service_name
 
+class ReleaseSettings(_Strict):
+    """Post-deploy checks and rollback (`mlrig smoke | deploy | rollback`)."""
+
+    smoke_requests: int = Field(50, ge=1, le=10_000)
+    p99_budget_ms: float = Field(250, gt=0)
+    request_timeout_s: float = Field(10, gt=0)
+    serving_project: Path = Path("infra/serving")
+    image_config_key: str = "image_tag"
+    previous_tag_key: str = "mlrig:previous-image-tag"
+
 
 class ProjectInfo(_Strict):
     name: str
@@ -184,6 +194,7 @@ class Config(_Strict):
     serving: ServingSettings
     monitoring: MonitoringSettings = MonitoringSettings()
     infra: InfraSettings = InfraSettings()
+    release: ReleaseSettings = ReleaseSettings()
     source: Path = Path("mlrig.toml")
 
     @property

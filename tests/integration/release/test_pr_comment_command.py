@@ -1,0 +1,89 @@
+"""`mlrig pr-comment` from real artifacts: a real pytest run's JUnit and coverage XML, and the session's
+workspace built by every stage (lineage, the registered model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.config import Config
+from pipelines.lake import Lake
+from pipelines.lineage import last_success
+from pipelines.release.pr_comment import MARKER
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pytest_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A real pytest run with coverage, one passing and one failing test: its junit.xml and coverage.xml."""
+    folder = tmp_path_factory.mktemp("ci-run")
+    (folder / "pricing.py").write_text("def net(x):\n    return x * 0.8\n\n\ndef unused():\n    return 0\n")
+    (folder / "test_pricing.py").write_text(
+        "from pricing import net\n\ndef test_net():\n    assert net(10) == 8\n\n"
+        "def test_wrong():\n    assert net(10) == 9\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}  # not measured by our session
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml=junit.xml",
+         "--cov=pricing", "--cov-report=xml:coverage.xml", "test_pricing.py"],
+        cwd=folder, env=env, capture_output=True, check=False, timeout=120,
+    )  # fmt: skip
+    return folder / "junit.xml", folder / "coverage.xml"
+
+
+def _comment(reports: tuple[Path, Path], *extra: str) -> str:
+    junit, coverage = reports
+    result = CliRunner().invoke(app, ["pr-comment", "--junit", str(junit), "--coverage", str(coverage), *extra])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_comment_summarises_the_real_test_run(built_workspace: Path, pytest_reports: tuple[Path, Path]) -> None:
+    comment = _comment(pytest_reports)
+    assert comment.startswith(MARKER)
+    assert "❌ 1 passed, 1 failed, 0 skipped of 2 tests" in comment
+    assert "coverage: 75.0 % of lines" in comment  # 3 of the 4 statements in pricing.py ran
+
+
+def test_comment_shows_refine_counts_from_lineage(
+    built_workspace: Path, config: Config, pytest_reports: tuple[Path, Path]
+) -> None:
+    counts = json.loads(last_success(Lake(config.lake_url), "refine")["counts"])
+    expected = f"| {counts['bronze']} | {counts['silver']} | {counts['quarantined']} | {counts['duplicates']} |"
+    assert expected in _comment(pytest_reports)
+
+
+def test_comment_shows_the_registered_models_metrics_and_no_gate_verdict(
+    built_workspace: Path, config: Config, pytest_reports: tuple[Path, Path]
+) -> None:
+    import bentoml
+
+    model = bentoml.models.get(f"{config.model.name}:latest")
+    comment = _comment(pytest_reports)
+    assert f"| metric | this run `{model.tag}` | champion `none` |" in comment
+    assert f"| roc_auc | {model.info.metadata['metrics']['roc_auc']:.3f} | — |" in comment
+    assert "**Gate:** no gate verdict" in comment
+    assert "### Pulumi preview\nno preview" in comment
+
+
+def test_comment_shows_a_gate_verdict_and_previews_when_present(
+    built_workspace: Path, tmp_path: Path, pytest_reports: tuple[Path, Path]
+) -> None:
+    gate = tmp_path / "gate.json"
+    gate.write_text(json.dumps({"passed": True, "reasons": ["no champion yet: first model promoted"]}))
+    previews = tmp_path / "preview"
+    previews.mkdir()
+    (previews / "serving.json").write_text(json.dumps({"changeSummary": {"update": 1, "same": 7}}))
+    out = tmp_path / "comment.md"
+    comment = _comment(pytest_reports, "--gate-verdict", str(gate), "--preview-dir", str(previews), "--out", str(out))
+    assert "**Gate:** pass\n- no champion yet: first model promoted" in comment
+    assert "| serving | 0 | 1 | 0 | 0 | 7 |" in comment
+    assert out.read_text() == comment
