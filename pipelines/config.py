@@ -164,11 +164,13 @@ class MonitoringSettings(_Strict):
             psi_max=own.psi_max or self.psi_max, ks_max=own.ks_max or self.ks_max, js_max=own.js_max or self.js_max
         )
 
+
 class InfraSettings(_Strict):
     """Where the images live: one place for their names; CD sets the tag (or digest) per stack."""
 
     registry: str = "ghcr.io/mlrig"
     pipeline_image: str = "mlrig-pipeline"  # runs `mlrig <stage>`; the service image is named serving.service_name
+
 
 class ReleaseSettings(_Strict):
     """Post-deploy checks and rollback (`mlrig smoke | deploy | rollback`)."""
