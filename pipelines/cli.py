@@ -149,7 +149,9 @@ def features(config: ConfigOption = None, partition: PartitionOption = None) -> 
     cfg = _config(config)
     try:
         with console.status("building gold"):
-            result = build_gold(Lake(cfg.lake_url), cfg.contract, partition, progress=_progress("features"))
+            result = build_gold(
+                Lake(cfg.lake_url), cfg.contract, partition, progress=_progress("features"), business=cfg.business
+            )
     except FeaturesError as err:
         raise _fail("features", err) from err
     state = "up to date" if result.up_to_date else f"{result.rows} rows"

@@ -183,6 +183,14 @@ class ReleaseSettings(_Strict):
     previous_tag_key: str = "mlrig:previous-image-tag"
 
 
+class BusinessSettings(_Strict):
+    """The view the business asks for first: outcome rate and value by segment, and what a caught positive is worth."""
+
+    segment_by: tuple[str, ...] = ()
+    value_column: str | None = None  # value of one record per period, e.g. monthly_charges
+    value_periods: int = Field(12, ge=1)  # value at stake counted over this many periods
+
+
 class ProjectInfo(_Strict):
     name: str
     description: str = ""
@@ -195,9 +203,18 @@ class Config(_Strict):
     model: ModelSettings
     serving: ServingSettings
     monitoring: MonitoringSettings = MonitoringSettings()
+    business: BusinessSettings = BusinessSettings()
     infra: InfraSettings = InfraSettings()
     release: ReleaseSettings = ReleaseSettings()
     source: Path = Path("mlrig.toml")
+
+    @model_validator(mode="after")
+    def _business_columns_exist(self) -> Self:
+        named = [*self.business.segment_by, *([self.business.value_column] if self.business.value_column else [])]
+        unknown = [c for c in named if c not in self.contract.columns]
+        if unknown:
+            raise ValueError(f"[business] names column(s) {unknown} that are not in [contract.columns]")
+        return self
 
     @property
     def work_dir(self) -> Path:

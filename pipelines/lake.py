@@ -24,7 +24,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-Layer = Literal["bronze", "silver", "quarantine", "gold", "lineage", "predictions"]
+Layer = Literal["bronze", "silver", "quarantine", "gold", "lineage", "predictions", "monitoring"]
 WriteMode = Literal["append", "overwrite"]
 
 # S3 settings read from the environment, in the names object stores and their SDKs already use.

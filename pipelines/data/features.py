@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.config import Contract
+from pipelines.config import BusinessSettings, Contract
 from pipelines.data.ingest import INGEST_DATE
 from pipelines.data.refine import RefineError, partition_filter, partitions
 from pipelines.lake import Lake
@@ -46,19 +46,20 @@ def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
     return silver.select(contract.entity_key, contract.event_time, *contract.feature_names, label, INGEST_DATE)
 
 
-def build_segments(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
-    """Churn and revenue at risk by country and plan: what the retention team asks first."""
-    churned = pl.col(contract.target) == contract.positive_class
-    return (
-        silver.group_by("country", "plan")
-        .agg(
-            pl.len().alias("customers"),
-            churned.mean().alias("churn_rate"),
-            pl.col("monthly_charges").sum().alias("monthly_revenue"),
-            pl.col("monthly_charges").filter(churned).sum().alias("monthly_revenue_lost"),
-        )
-        .sort("country", "plan")
-    )
+def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
+    """The outcome rate and value by the segments in [business]: what the business asks first (for the demo,
+    churn and revenue lost by country and plan)."""
+    positive = pl.col(contract.target) == contract.positive_class
+    value = business.value_column
+    aggregates = [pl.len().alias("records"), positive.mean().alias("positive_rate")]
+    if value:
+        aggregates += [
+            pl.col(value).sum().alias(f"{value}_total"),
+            pl.col(value).filter(positive).sum().alias(f"{value}_positive"),
+        ]
+    if not business.segment_by:
+        return silver.select(aggregates)
+    return silver.group_by(*business.segment_by).agg(aggregates).sort(*business.segment_by)
 
 
 def build_gold(
@@ -66,6 +67,7 @@ def build_gold(
     contract: Contract,
     partition: str | None = None,
     progress: Callable[[str], None] | None = None,
+    business: BusinessSettings | None = None,
 ) -> FeaturesResult:
     silver = lake.table("silver", contract.dataset)
     if not silver.exists():
@@ -92,7 +94,8 @@ def build_gold(
         feature_rows, mode="overwrite", partition_by=[INGEST_DATE], replace_where=where
     )
     if partition is None:
-        run.outputs[segments.label] = segments.write(build_segments(source, contract).collect(), mode="overwrite")
+        by_segment = build_segments(source, contract, business or BusinessSettings()).collect()
+        run.outputs[segments.label] = segments.write(by_segment, mode="overwrite")
     run.counts = {"features": feature_rows.height}
     record(lake, run)
     if progress:

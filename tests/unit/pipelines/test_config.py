@@ -77,3 +77,9 @@ def test_work_dir_is_relative_to_the_config_file(tmp_path, monkeypatch):
     cfg = load_config(_write(tmp_path, _project_toml()))
     assert cfg.work_dir == (tmp_path / ".mlrig").resolve()
     assert cfg.lake_url == str(cfg.work_dir / "lake")
+
+
+def test_business_settings_must_name_contract_columns(tmp_path):
+    text = _project_toml().replace('segment_by = ["country", "plan"]', 'segment_by = ["country", "region"]')
+    with pytest.raises(ConfigError, match="region"):
+        load_config(_write(tmp_path, text))

@@ -28,11 +28,21 @@ def test_gold_features_are_the_contract_features_and_a_binary_label(silver, lake
     assert set(gold[LABEL].unique()) == {0, 1}
 
 
-def test_segments_add_up_to_silver(silver, lake, config):
+def test_segments_follow_the_business_settings_and_add_up_to_silver(silver, lake, config):
+    build_gold(lake, config.contract, business=config.business)
+    segments = lake.table("gold", f"{config.contract.dataset}_by_segment").read()
+    assert segments.columns[: len(config.business.segment_by)] == list(config.business.segment_by)
+    assert segments["records"].sum() == silver.silver_rows
+    assert segments["positive_rate"].is_between(0, 1).all()
+    value = config.business.value_column
+    assert (segments[f"{value}_positive"] <= segments[f"{value}_total"]).all()
+
+
+def test_without_segments_the_aggregate_is_one_overall_row(silver, lake, config):
     build_gold(lake, config.contract)
     segments = lake.table("gold", f"{config.contract.dataset}_by_segment").read()
-    assert segments["customers"].sum() == silver.silver_rows
-    assert segments["churn_rate"].is_between(0, 1).all()
+    assert segments.height == 1
+    assert segments["records"].item() == silver.silver_rows
 
 
 def test_gold_rebuild_on_same_silver_is_a_no_op(silver, lake, config):
