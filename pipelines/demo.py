@@ -81,6 +81,24 @@ class DirtReport:
         return self.null_required + self.out_of_range + self.unknown_category + self.unparseable + self.truncated
 
 
+def churn_probability(
+    contract_type, support_calls, tenure, logins, monthly_charges, plan, payment_method
+) -> np.ndarray:
+    """The demo world's law: how likely a customer is to churn. Raw drops and late outcome labels both follow it."""
+    logit = (
+        -1.6
+        + 1.3 * (contract_type == "monthly")
+        - 0.9 * (contract_type == "biennial")
+        + 0.35 * support_calls
+        - 0.035 * tenure
+        - 0.03 * logins
+        + 0.012 * (monthly_charges - 40)
+        - 0.5 * (plan == "premium")
+        + 0.4 * (payment_method == "invoice")
+    )
+    return 1 / (1 + np.exp(-logit))
+
+
 def _clean_records(contract: Contract, rows: int, start: dt.date, days: int, rng: np.random.Generator) -> pl.DataFrame:
     allowed = {c.name: list(c.allowed or ()) for c in contract.columns.values() if c.dtype == "category"}
     country = rng.choice(allowed["country"], rows, p=[0.3, 0.2, 0.15, 0.12, 0.1, 0.08, 0.05])
@@ -95,18 +113,8 @@ def _clean_records(contract: Contract, rows: int, start: dt.date, days: int, rng
     logins = rng.poisson(np.where(rng.random(rows) < 0.15, 1, 25), rows)
     session = np.round(rng.gamma(2.0, 6.0, rows), 1)
 
-    logit = (
-        -1.6
-        + 1.3 * (contract_type == "monthly")
-        - 0.9 * (contract_type == "biennial")
-        + 0.35 * calls
-        - 0.035 * tenure
-        - 0.03 * logins
-        + 0.012 * (monthly - 40)
-        - 0.5 * (plan == "premium")
-        + 0.4 * (payment == "invoice")
-    )
-    churned = np.where(rng.random(rows) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    risk = churn_probability(contract_type, calls, tenure, logins, monthly, plan, payment)
+    churned = np.where(rng.random(rows) < risk, "yes", "no")
 
     day_index = rng.integers(0, days, rows)
     seconds = rng.integers(0, 86_400, rows)
