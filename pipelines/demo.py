@@ -219,3 +219,20 @@ def generate_raw_drops(
         report.rows_written += len(dirty)
         report.files.append(path)
     return report
+
+
+def outcome_labels(predictions: pl.DataFrame, request_key: str, seed: int = 13) -> pl.DataFrame:
+    """Ground truth arriving after the fact for logged predictions: whether each customer really churned,
+    drawn from the same law as the training data. What a CRM would send back a month later."""
+    rng = np.random.default_rng(seed)
+    columns = (
+        "contract_type",
+        "support_calls_90d",
+        "tenure_months",
+        "logins_30d",
+        "monthly_charges",
+        "plan",
+        "payment_method",
+    )
+    risk = churn_probability(*(predictions[c].to_numpy() for c in columns))
+    return pl.DataFrame({request_key: predictions[request_key], "label": (rng.random(len(risk)) < risk).astype(int)})

@@ -20,3 +20,18 @@ def test_drops_carry_the_contract_columns_pii_and_dirt(tmp_path, contract):
     assert abs(report.bad_rows - 50) <= len(report.files)  # 5 %, rounded down per file
     assert report.truncated > 0 and report.unparseable > 0 and report.out_of_range > 0
     assert set(frame["churned"].drop_nulls()) <= {"yes", "no"}
+
+
+def test_late_labels_follow_the_churn_law_of_the_training_data(tmp_path, contract):
+    from pipelines.demo import outcome_labels
+
+    report = generate_raw_drops(contract, tmp_path, rows=4000, days=1, seed=9, dirt_rate=0.0)
+    raw = pl.read_csv(report.files, infer_schema_length=10_000).with_row_index("key")
+    labels = outcome_labels(raw.with_columns(pl.col("key").cast(pl.String)), "key", seed=1)
+    assert labels.height == raw.height
+    observed = (raw["churned"] == "yes").mean()
+    assert abs(labels["label"].mean() - observed) < 0.03  # same law, same base rate
+    joined = raw.with_columns(labels["label"])
+    monthly = joined.filter(pl.col("contract_type") == "monthly")["label"].mean()
+    biennial = joined.filter(pl.col("contract_type") == "biennial")["label"].mean()
+    assert monthly > biennial + 0.1  # the law, not noise
