@@ -5,7 +5,11 @@ mlrig ingest       raw drops                 → bronze
 mlrig refine       bronze                    → silver + quarantine
 mlrig features     silver                    → gold
 mlrig report       silver + quarantine       → <work>/reports/data-quality-<run>.html
+mlrig tune         gold (train part only)    → an Optuna study (<work>/tuning/ or tuning.storage)
 mlrig train        gold                      → a registered model (BentoML store)
+mlrig gate         the latest model          → champion, if every [gate] rule holds (else exit 1)
+mlrig card         a registered model        → <work>/reports/<model>-<version>.html
+mlrig export-model a registered model        → <lake>/models/<name>/<version>.bentomodel (import-model: back)
 mlrig build        service + model           → a Bento
 mlrig serve        the Bento                 → HTTP on 127.0.0.1
 mlrig demo         all of the above, then one real prediction over HTTP
@@ -178,18 +182,23 @@ def report(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def train(config: ConfigOption = None) -> None:
+def train(
+    config: ConfigOption = None,
+    tuned: Annotated[bool, typer.Option(help="Use the best parameters of the `mlrig tune` study.")] = False,
+) -> None:
     """Train on gold, evaluate on a held-out split by entity, register in the BentoML store. Example: mlrig train"""
     from pipelines.ml.register import register, use_bentoml_home
     from pipelines.ml.train import TrainingDataError
     from pipelines.ml.train import train as run_train
+    from pipelines.ml.tune import TuningError, best_params
 
     cfg = _config(config)
     use_bentoml_home(cfg.bentoml_home)
     try:
+        params = best_params(cfg) if tuned else None
         with console.status("training"):
-            result = run_train(Lake(cfg.lake_url), cfg)
-    except TrainingDataError as err:
+            result = run_train(Lake(cfg.lake_url), cfg, params=params)
+    except (TrainingDataError, TuningError) as err:
         raise _fail("train", err) from err
     tag = register(result, cfg)
     metrics = {k: f"{v:.3f}" for k, v in result.metrics.items() if isinstance(v, float)}
@@ -204,6 +213,129 @@ def train(config: ConfigOption = None) -> None:
             },
         )
     )
+
+
+@app.command()
+def tune(
+    config: ConfigOption = None,
+    trials: Annotated[int | None, typer.Option(help="Trials to add (default: tuning.n_trials).")] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: tuning.timeout_s).")
+    ] = None,
+) -> None:
+    """Search model parameters with Optuna; several workers may share one study (tuning.storage).
+
+    Then `mlrig train --tuned` trains with the best. Example: mlrig tune --trials 10
+    """
+    from pipelines.ml.train import TrainingDataError
+    from pipelines.ml.tune import TuningError
+    from pipelines.ml.tune import tune as run_tune
+
+    cfg = _config(config)
+    try:
+        with console.status("tuning"):
+            result = run_tune(Lake(cfg.lake_url), cfg, trials, timeout_s)
+    except (TrainingDataError, TuningError) as err:
+        raise _fail("tune", err) from err
+    console.print(
+        _counts_table(
+            f"tune: study {result.study}",
+            {
+                "storage": result.storage.split("@")[-1],  # never print a password from a database URL
+                "trials (this run / all)": f"{result.trials_run} / {result.trials_total}",
+                "best validation roc_auc": f"{result.best_value:.4f}",
+                **{f"best {k}": v for k, v in result.best_params.items()},
+            },
+        )
+    )
+
+
+@app.command()
+def gate(
+    config: ConfigOption = None,
+    tag: Annotated[str | None, typer.Option(help="Model to judge (default: the latest registered).")] = None,
+) -> None:
+    """Judge a model against the champion on the same test rows; promote it if every [gate] rule holds.
+
+    Exits 1 with a table of the failed rules otherwise. Example: mlrig gate --tag churn-classifier:latest
+    """
+    from pipelines.ml.gate import GateError, run_gate, verdict_table
+    from pipelines.ml.register import use_bentoml_home
+    from pipelines.ml.train import TrainingDataError
+
+    cfg = _config(config)
+    use_bentoml_home(cfg.bentoml_home)
+    try:
+        with console.status("gating: scoring challenger and champion, timing the challenger"):
+            verdict = run_gate(Lake(cfg.lake_url), cfg, tag)
+    except (GateError, TrainingDataError) as err:
+        raise _fail("gate", err) from err
+    console.print(verdict_table(verdict))
+    if not verdict.passed:
+        failed = ", ".join(rule.name for rule in verdict.rules if not rule.passed)
+        console.print(f"[red]gate: {verdict.challenger} is not promoted[/] (failed: {failed}).")
+        raise typer.Exit(1)
+    console.print(f"gate: {verdict.challenger} is now the champion.")
+
+
+@app.command()
+def card(
+    config: ConfigOption = None,
+    tag: Annotated[str | None, typer.Option(help="Model (default: the latest registered).")] = None,
+) -> None:
+    """Write a model's card: metrics, plots, slices, gate verdict, lineage, in one HTML file. Example: mlrig card"""
+    import bentoml
+
+    from pipelines.ml.card import write_card
+    from pipelines.ml.register import use_bentoml_home
+
+    cfg = _config(config)
+    use_bentoml_home(cfg.bentoml_home)
+    try:
+        path = write_card(cfg, tag)
+    except bentoml.exceptions.NotFound as err:
+        raise _fail("card", ValueError(f"no model {tag or cfg.model.name} in the store: run `mlrig train`.")) from err
+    console.print(f"card: {path}")
+
+
+@app.command("export-model")
+def export_model(
+    config: ConfigOption = None,
+    tag: Annotated[str | None, typer.Option(help="Model (default: the one the service would load).")] = None,
+) -> None:
+    """Copy a model from the BentoML store into the lake, for CI, CD and cluster jobs. Example: mlrig export-model"""
+    import bentoml
+
+    from pipelines.ml.register import export_model as run_export
+    from pipelines.ml.register import use_bentoml_home
+
+    cfg = _config(config)
+    use_bentoml_home(cfg.bentoml_home)
+    try:
+        exported, path = run_export(cfg, tag)
+    except bentoml.exceptions.NotFound as err:
+        raise _fail(
+            "export-model", ValueError(f"no model {tag or cfg.model.name} in the store: run `mlrig train`.")
+        ) from err
+    console.print(f"export-model: {exported} → {path}")
+
+
+@app.command("import-model")
+def import_model(
+    tag: Annotated[str, typer.Option(help="name:version to bring in from the lake.")],
+    config: ConfigOption = None,
+) -> None:
+    """Copy a model exported to the lake into this store. Example: mlrig import-model --tag churn-classifier:abc"""
+    from pipelines.ml.register import import_model as run_import
+    from pipelines.ml.register import use_bentoml_home
+
+    cfg = _config(config)
+    use_bentoml_home(cfg.bentoml_home)
+    try:
+        imported = run_import(cfg, tag)
+    except FileNotFoundError as err:
+        raise _fail("import-model", err) from err
+    console.print(f"import-model: {imported} is in {cfg.bentoml_home / 'models'}")
 
 
 @app.command()
@@ -271,6 +403,8 @@ def demo(
         ("features", lambda: features(config=config, partition=None)),
         ("report", lambda: report(config=config)),
         ("train", lambda: train(config=config)),
+        ("gate", lambda: gate(config=config, tag=None)),
+        ("card", lambda: card(config=config, tag=None)),
         ("build", lambda: build(config=config)),
     ]
     for number, (name, stage) in enumerate(stages, start=1):

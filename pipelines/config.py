@@ -130,6 +130,33 @@ class ModelSettings(_Strict):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
     params: dict[str, float | int | str] = Field(default_factory=dict)
+    slices: tuple[str, ...] = ()  # categorical columns whose groups get their own metrics (and a gap rule)
+
+
+GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")  # all higher-is-better: one comparison rule
+
+
+class GateSettings(_Strict):
+    """What a challenger must show before it becomes champion; see pipelines/ml/gate.py."""
+
+    min_metrics: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.7})
+    max_regression: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.01})
+    max_slice_gap: dict[str, float] = Field(default_factory=dict)
+    min_slice_rows: int = Field(30, ge=1)  # smaller groups are too noisy to judge a gap on
+    max_p99_row_ms: float = Field(50.0, gt=0)
+    max_p99_batch_ms: float = Field(500.0, gt=0)
+    batch_rows: int = Field(1000, ge=1)
+    latency_repeats: int = Field(200, ge=10)
+
+
+class TuningSettings(_Strict):
+    """Optuna: a local SQLite study by default; a database URL lets several workers share one study."""
+
+    storage: str = ""  # empty: sqlite:///<work>/tuning/optuna.db
+    study: str = ""  # empty: "<model.name>"
+    n_trials: int = Field(20, ge=1)
+    timeout_s: float = Field(600, gt=0)
+    search_space: dict[str, tuple[int | float, int | float]] = Field(default_factory=dict)
 
 
 class ServingSettings(_Strict):
@@ -206,6 +233,8 @@ class Config(_Strict):
     business: BusinessSettings = BusinessSettings()
     infra: InfraSettings = InfraSettings()
     release: ReleaseSettings = ReleaseSettings()
+    gate: GateSettings = GateSettings()
+    tuning: TuningSettings = TuningSettings()
     source: Path = Path("mlrig.toml")
 
     @model_validator(mode="after")
@@ -255,7 +284,27 @@ def load_config(path: Path | str | None = None) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{source} is not valid TOML: {err}") from err
     try:
-        return Config.model_validate({**raw, "source": source.resolve()})
+        return _check_ml_references(Config.model_validate({**raw, "source": source.resolve()}))
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors(include_url=False))
         raise ConfigError(f"{source}: {problems}") from err
+
+
+def _check_ml_references(config: Config) -> Config:
+    """Slices and gate rules name columns and metrics; a typo must fail at load, not after training."""
+    columns = config.contract.columns
+    for name in config.model.slices:
+        if name not in columns or columns[name].dtype not in ("category", "bool"):
+            raise ConfigError(
+                f"model.slices: {name!r} is not a category column of [contract.columns]; name one that is."
+            )
+    gate = config.gate
+    for key, rules in (
+        ("min_metrics", gate.min_metrics),
+        ("max_regression", gate.max_regression),
+        ("max_slice_gap", gate.max_slice_gap),
+    ):
+        unknown = sorted(set(rules) - set(GATED_METRICS))
+        if unknown:
+            raise ConfigError(f"gate.{key}: unknown metric(s) {unknown}; use any of {list(GATED_METRICS)}.")
+    return config

@@ -1,31 +1,89 @@
-"""Evaluate: the metrics a reviewer asks for first, computed on the held-out split only."""
+"""Evaluate: the metrics a reviewer asks for first, computed on the held-out split only.
+
+Beyond the headline numbers: calibration (is a 0.3 really a 30 % risk?), the confusion matrix, and the same
+metrics per group of each categorical slice column the config names, because a model can be good on
+average and bad for one country. The card draws its curves from `curves`; the gate reads `metrics`/`slices`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
     accuracy_score,
+    brier_score_loss,
     confusion_matrix,
     f1_score,
+    precision_recall_curve,
     precision_score,
     recall_score,
     roc_auc_score,
+    roc_curve,
 )
 
 DECISION_THRESHOLD = 0.5
+CALIBRATION_BINS = 10
 
 
 def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = DECISION_THRESHOLD) -> dict:
+    """Headline metrics; ROC AUC is None for a group holding one class only (it is undefined there)."""
     predicted = (scores >= threshold).astype(int)
     tn, fp, fn, tp = confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
+    both_classes = len(np.unique(labels)) == 2
     return {
         "accuracy": float(accuracy_score(labels, predicted)),
         "precision": float(precision_score(labels, predicted, zero_division=0)),
         "recall": float(recall_score(labels, predicted, zero_division=0)),
         "f1": float(f1_score(labels, predicted, zero_division=0)),
-        "roc_auc": float(roc_auc_score(labels, scores)),
+        "roc_auc": float(roc_auc_score(labels, scores)) if both_classes else None,
+        "brier": float(brier_score_loss(labels, scores, pos_label=1)),
         "confusion_matrix": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
         "threshold": threshold,
         "test_rows": len(labels),
         "positive_rate": float(np.mean(labels)),
+    }
+
+
+def slice_metrics(labels: np.ndarray, scores: np.ndarray, groups: pd.DataFrame) -> dict[str, dict[str, dict]]:
+    """{slice column: {group value: metrics}} for every column in `groups` (null values form a "(missing)" group)."""
+    result: dict[str, dict[str, dict]] = {}
+    for column in groups.columns:
+        values = groups[column].astype("string").fillna("(missing)").to_numpy()
+        result[column] = {
+            str(value): classification_metrics(labels[values == value], scores[values == value])
+            for value in sorted(set(values))
+        }
+    return result
+
+
+def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = CALIBRATION_BINS) -> dict[str, list[float]]:
+    """Reliability curve data: per score bin, the mean predicted probability and the observed positive rate."""
+    observed, predicted = calibration_curve(labels, scores, n_bins=bins, strategy="quantile")
+    return {"predicted": predicted.round(4).tolist(), "observed": observed.round(4).tolist()}
+
+
+def curves(labels: np.ndarray, scores: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    """ROC, precision-recall and reliability curves, thinned to ≤ 200 points so metadata stays small."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    return {
+        "roc": _thin({"fpr": fpr, "tpr": tpr}),
+        "precision_recall": _thin({"recall": recall, "precision": precision}),
+        "calibration": calibration(labels, scores),
+    }
+
+
+def _thin(series: dict[str, np.ndarray], points: int = 200) -> dict[str, list[float]]:
+    length = len(next(iter(series.values())))
+    keep = np.unique(np.linspace(0, length - 1, min(points, length)).astype(int))
+    return {name: np.asarray(values)[keep].round(4).tolist() for name, values in series.items()}
+
+
+def evaluate(labels: np.ndarray, scores: np.ndarray, slice_columns: pd.DataFrame | None = None) -> dict:
+    """Everything the gate and the card read about one model on one test split."""
+    return {
+        "metrics": classification_metrics(labels, scores),
+        "slices": slice_metrics(labels, scores, slice_columns) if slice_columns is not None else {},
+        "curves": curves(labels, scores),
     }

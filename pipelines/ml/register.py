@@ -23,8 +23,20 @@ def use_bentoml_home(path: Path) -> None:
         (path / store).mkdir(parents=True, exist_ok=True)
     os.environ[BENTOML_HOME_ENV] = str(path)
     from bentoml._internal.configuration.containers import BentoMLContainer
+    from simple_di import sentinel
 
     BentoMLContainer.bentoml_home.set(str(path))
+    # The stores are built once per process from the home they first saw; forget them so a second home
+    # (a test's fresh folder, a CLI call with another work dir) gets its own stores, not the first one's.
+    for name in (
+        "model_store_dir",
+        "bento_store_dir",
+        "env_store_dir",
+        "tmp_bento_store_dir",
+        "model_store",
+        "bento_store",
+    ):
+        getattr(BentoMLContainer, name)._cache = sentinel  # simple_di's only way to forget a built singleton
 
 
 def register(result: TrainResult, config: Config) -> str:
@@ -44,10 +56,86 @@ def register(result: TrainResult, config: Config) -> str:
             if isinstance(v, int | float | str | bool)
         },
         "metrics": result.metrics,
+        "slices": result.slices,
+        "curves": result.curves,
+        "importance": result.importance,
+        "split": {
+            "entity_key": config.contract.entity_key,
+            "seed": config.model.seed,
+            "test_fraction": config.model.test_fraction,
+        },
         "train_rows": result.train_rows,
         "test_rows": result.test_rows,
+        "gate": {"status": "not gated yet"},  # `mlrig gate` replaces this with its verdict
     }
+    metadata = metadata_safe(metadata)
     labels = {"contract": config.contract.fingerprint, "dataset": config.contract.dataset}
     with bentoml.models.create(config.model.name, labels=labels, metadata=metadata) as stored:
         joblib.dump(result.model, stored.path_of(MODEL_FILE))
     return str(stored.tag)
+
+
+def metadata_safe(value: object) -> object:
+    """BentoML metadata refuses None: an undefined entry (a one-class slice's ROC AUC) is left out instead."""
+    if isinstance(value, dict):
+        return {str(k): metadata_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [metadata_safe(v) for v in value if v is not None]
+    return value
+
+
+def record_metadata(tag: str, key: str, value: object) -> None:
+    """Add one metadata entry to a stored model after the fact (the gate verdict); the artifact is untouched."""
+    import bentoml
+
+    stored = bentoml.models.get(tag)
+    stored.info.metadata[key] = metadata_safe(value)
+    stored.flush()
+
+
+def load_model(tag: str) -> tuple[str, object, dict]:
+    """The stored model behind `tag` (`name:latest` resolves): its full tag, the fitted pipeline, its metadata."""
+    import bentoml
+    import joblib
+
+    stored = bentoml.models.get(tag)
+    return str(stored.tag), joblib.load(stored.path_of(MODEL_FILE)), dict(stored.info.metadata)
+
+
+def exported_path(config: Config, tag: str) -> str:
+    """Where a model lives in the lake: <lake>/models/<name>/<version>.bentomodel (a path or an s3:// URL)."""
+    name, _, version = tag.partition(":")
+    return f"{config.lake_url.rstrip('/')}/models/{name}/{version}.bentomodel"
+
+
+def export_model(config: Config, tag: str | None = None) -> tuple[str, str]:
+    """Copy a stored model (default: the serving one) into the lake, so jobs without this store can import it.
+
+    s3:// lakes go through fsspec and need `s3fs` installed; a local lake needs nothing more.
+    """
+    import bentoml
+
+    from pipelines.ml.registry import serving_tag
+
+    stored = bentoml.models.get(tag or serving_tag(config))
+    target = exported_path(config, str(stored.tag))
+    if "://" not in target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    bentoml.models.export_model(stored.tag, target)
+    return str(stored.tag), target
+
+
+def import_model(config: Config, tag: str) -> str:
+    """Bring `name:version` from the lake into this store (a no-op if it is already here); return its tag."""
+    import bentoml
+
+    try:
+        return str(bentoml.models.get(tag).tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    source = exported_path(config, tag)
+    if "://" not in source and not Path(source).is_file():
+        raise FileNotFoundError(
+            f"no exported model at {source}: run `mlrig export-model --tag {tag}` where it was trained."
+        )
+    return str(bentoml.models.import_model(source).tag)

@@ -1,12 +1,13 @@
-"""Train: gold/<dataset>_features at a recorded version → a fitted model and its held-out metrics.
+"""Train: gold/<dataset>_features at a recorded version → a fitted model and its held-out evaluation.
 
 The split is by entity (a customer is in train or test, never both), seeded, so it is the same on every
-run of the same data. Bad training data is refused before any time is spent fitting.
+run of the same data: the gate re-creates it from the gold version and seed a model records, and judges
+challenger and champion on the same rows. Bad training data is refused before any time is spent fitting.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ from sklearn.pipeline import Pipeline
 from pipelines.config import Config
 from pipelines.data.features import LABEL, features_table_name
 from pipelines.lake import Lake
-from pipelines.ml.evaluate import classification_metrics
+from pipelines.ml.evaluate import evaluate
+from pipelines.ml.explain import global_importance
 from pipelines.ml.model import build_model, fit_model, positive_probability
 
 MIN_ROWS = 200
@@ -28,6 +30,28 @@ class TrainingDataError(ValueError):
 
 
 @dataclass(frozen=True)
+class Split:
+    """Gold at one version, split by entity: what training learns from and what every judge scores on."""
+
+    frame: pd.DataFrame
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    gold_table: str
+    gold_version: int
+
+    def features(self, config: Config, part: str) -> pd.DataFrame:
+        rows = self.train_idx if part == "train" else self.test_idx
+        return self.frame.iloc[rows][config.contract.feature_names]
+
+    def labels(self, part: str) -> np.ndarray:
+        rows = self.train_idx if part == "train" else self.test_idx
+        return self.frame.iloc[rows][LABEL].to_numpy()
+
+    def slice_columns(self, config: Config) -> pd.DataFrame:
+        return self.frame.iloc[self.test_idx][list(config.model.slices)]
+
+
+@dataclass(frozen=True)
 class TrainResult:
     model: Pipeline
     metrics: dict
@@ -35,6 +59,10 @@ class TrainResult:
     gold_version: int
     train_rows: int
     test_rows: int
+    slices: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)
+    importance: dict[str, float] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
 
 
 def check_training_data(frame: pd.DataFrame, features: list[str], table: str) -> None:
@@ -60,17 +88,54 @@ def split_by_entity(frame: pd.DataFrame, entity: str, test_fraction: float, seed
     return train_idx, test_idx
 
 
-def train(lake: Lake, config: Config, gold_version: int | None = None) -> TrainResult:
+def load_split(
+    lake: Lake,
+    config: Config,
+    gold_version: int | None = None,
+    seed: int | None = None,
+    test_fraction: float | None = None,
+) -> Split:
+    """Read gold at `gold_version` (default: current), check it, and split it as every run of it does.
+
+    The gate passes the seed and test fraction a model recorded, so a later config edit cannot move its test rows.
+    """
     contract = config.contract
     gold = lake.table("gold", features_table_name(contract))
     if not gold.exists():
         raise TrainingDataError(f"{gold.label} does not exist yet: run `mlrig features` first.")
     version = gold.version() if gold_version is None else gold_version
     frame = gold.read(version).to_pandas()
-    check_training_data(frame, contract.feature_names, f"{gold.label}@v{version}")
-    train_idx, test_idx = split_by_entity(frame, contract.entity_key, config.model.test_fraction, config.model.seed)
-    x, y = frame[contract.feature_names], frame[LABEL]
-    model = fit_model(build_model(contract, config.model), x.iloc[train_idx], y.iloc[train_idx], contract)
-    scores = positive_probability(model, x.iloc[test_idx])
-    metrics = classification_metrics(y.iloc[test_idx].to_numpy(), scores)
-    return TrainResult(model, metrics, gold.label, version, len(train_idx), len(test_idx))
+    label = f"{gold.label}@v{version}"
+    check_training_data(frame, contract.feature_names, label)
+    missing_slices = [c for c in config.model.slices if c not in frame.columns]
+    if missing_slices:
+        raise TrainingDataError(f"{label} lacks slice column(s) {missing_slices}: remove them from model.slices.")
+    train_idx, test_idx = split_by_entity(
+        frame,
+        contract.entity_key,
+        config.model.test_fraction if test_fraction is None else test_fraction,
+        config.model.seed if seed is None else seed,
+    )
+    return Split(frame, train_idx, test_idx, gold.label, version)
+
+
+def train(lake: Lake, config: Config, gold_version: int | None = None, params: dict | None = None) -> TrainResult:
+    """Fit on the train part, evaluate on the test part; `params` (e.g. tuned ones) override model.params."""
+    split = load_split(lake, config, gold_version)
+    contract = config.contract
+    model = build_model(contract, config.model, **(params or {}))
+    model = fit_model(model, split.features(config, "train"), split.frame.iloc[split.train_idx][LABEL], contract)
+    x_test, y_test = split.features(config, "test"), split.labels("test")
+    report = evaluate(y_test, positive_probability(model, x_test), split.slice_columns(config))
+    return TrainResult(
+        model,
+        report["metrics"],
+        split.gold_table,
+        split.gold_version,
+        len(split.train_idx),
+        len(split.test_idx),
+        slices=report["slices"],
+        curves=report["curves"],
+        importance=global_importance(model, x_test, contract),
+        params={**config.model.params, **(params or {})},
+    )

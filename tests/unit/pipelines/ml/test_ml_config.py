@@ -1,0 +1,34 @@
+"""The ML sections of mlrig.toml: a typo in a slice column or a gate metric fails at load, naming the key."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipelines.config import ConfigError, load_config
+from tests.conftest import PROJECT_ROOT
+
+
+def _config_with(tmp_path, key: str, value: str):
+    text = (PROJECT_ROOT / "mlrig.toml").read_text(encoding="utf-8")
+    text, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    assert found == 1
+    path = tmp_path / "mlrig.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_project_config_has_gate_and_tuning_sections(config):
+    assert config.gate.min_metrics and config.gate.max_p99_row_ms > 0
+    assert config.tuning.search_space and config.model.slices
+
+
+def test_slice_that_is_not_a_category_column_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"model.slices: 'tenure_months'"):
+        load_config(_config_with(tmp_path, "slices", '["tenure_months"]'))
+
+
+def test_unknown_gate_metric_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"gate.max_regression: unknown metric\(s\) \['auc'\]"):
+        load_config(_config_with(tmp_path, "max_regression", "{ auc = 0.01 }"))
