@@ -159,6 +159,14 @@ class TuningSettings(_Strict):
     search_space: dict[str, tuple[int | float, int | float]] = Field(default_factory=dict)
 
 
+class VariantSettings(_Strict):
+    """One model the service serves: a registered tag (or "champion", the registry's pointer) and its traffic share."""
+
+    model: str = "champion"
+    weight: float = Field(1.0, ge=0)
+    shadow: bool = False  # scored on live traffic and logged, its answer never returned
+
+
 class ServingSettings(_Strict):
     service_name: str
     host: str = "127.0.0.1"
@@ -166,6 +174,31 @@ class ServingSettings(_Strict):
     timeout_s: int = Field(10, ge=1)
     max_batch_rows: int = Field(1000, ge=1)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    # Bearer API keys on the prediction endpoints: from $MLRIG_API_KEYS (comma-separated) or the file named by
+    # api_keys_file / $MLRIG_API_KEYS_FILE (one key a line). Only the local demo turns it off.
+    auth: Literal["required", "disabled"] = "required"
+    api_keys_file: str | None = None
+    cors_origins: tuple[str, ...] = ()  # no CORS headers unless origins are listed
+    # Adaptive batching of single-row requests on the model call (BentoML's dispatcher).
+    max_batch_size: int = Field(64, ge=2)
+    max_latency_ms: int = Field(1000, ge=1)
+    # Prediction log: appended to the lake's predictions table by a background thread, in batches.
+    log_predictions: bool = True
+    log_flush_rows: int = Field(1000, ge=1)
+    log_flush_s: float = Field(2.0, gt=0)
+    variants: dict[str, VariantSettings] = Field(default_factory=lambda: {"champion": VariantSettings()})
+
+    @model_validator(mode="after")
+    def _variants_route_traffic(self) -> Self:
+        live = [name for name, v in self.variants.items() if not v.shadow and v.weight > 0]
+        if not live:
+            raise ValueError("serving.variants needs at least one variant with weight > 0 that is not a shadow")
+        for name, variant in self.variants.items():
+            if variant.shadow and variant.weight:
+                raise ValueError(f"serving.variants.{name} is a shadow: its answer is never returned, set weight = 0")
+            if not name.isidentifier():
+                raise ValueError(f"serving.variants.{name}: a variant name must be a Python identifier (a-z, 0-9, _)")
+        return self
 
 
 class DriftLimits(_Strict):

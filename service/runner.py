@@ -19,8 +19,13 @@ from rich.console import Console
 
 from pipelines.config import Config
 from pipelines.ml.register import BENTOML_HOME_ENV
+from service.guard import AUTH_ENV
 
 READY_TIMEOUT_S = 120
+CLIENT_KEY_ENV = "MLRIG_API_KEY"  # the key `mlrig predict` sends; the server's keys are $MLRIG_API_KEYS
+# The demo is the one place authentication is off: a laptop, 127.0.0.1, no keys to hand out.
+DEMO_ENV = {AUTH_ENV: "disabled"}
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServingError(RuntimeError):
@@ -37,12 +42,14 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def serve_command(config: Config, host: str, port: int) -> list[str]:
+def serve_command(config: Config, host: str, port: int, target: str | None = None) -> list[str]:
+    """`bentoml serve` of `target`: the latest Bento unless told otherwise (tests serve `service.service:Scorer`
+    from the project folder to try configs the Bento was not built with)."""
     bentoml_cli = Path(sys.executable).with_name("bentoml")
     return [
         str(bentoml_cli),
         "serve",
-        f"{config.serving.service_name}:latest",
+        target or f"{config.serving.service_name}:latest",
         "--host",
         host,
         "--port",
@@ -50,9 +57,10 @@ def serve_command(config: Config, host: str, port: int) -> list[str]:
     ]
 
 
-def serve_env(config: Config) -> dict[str, str]:
+def serve_env(config: Config, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
+        **(extra or {}),
         BENTOML_HOME_ENV: str(config.bentoml_home),
         "BENTOML_DO_NOT_TRACK": "true",
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
@@ -72,14 +80,22 @@ def serve_foreground(config: Config, host: str, port: int) -> int:
     return subprocess.call(serve_command(config, host, port), env=serve_env(config))
 
 
-def start_background(config: Config, host: str, port: int, log_path: Path) -> subprocess.Popen:
-    """Start the server detached from this terminal, logging to `log_path`."""
+def start_background(
+    config: Config,
+    host: str,
+    port: int,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    target: str | None = None,
+) -> subprocess.Popen:
+    """Start the server detached from this terminal, logging to `log_path`; `env` adds to the environment."""
     _check_port(host, port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         return subprocess.Popen(
-            serve_command(config, host, port),
-            env=serve_env(config),
+            serve_command(config, host, port, target),
+            env=serve_env(config, env),
+            cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -123,10 +139,15 @@ def stop_process(process: subprocess.Popen, timeout_s: float = 20) -> None:
 
 
 def post_prediction(base_url: str, record: dict) -> dict:
+    """POST one record to /score, with the bearer key from $MLRIG_API_KEY when it is set."""
+    key = os.environ.get(CLIENT_KEY_ENV)
+    headers = {"authorization": f"Bearer {key}"} if key else {}
     try:
-        response = httpx.post(f"{base_url}/score", json=record, timeout=30)
+        response = httpx.post(f"{base_url}/score", json=record, headers=headers, timeout=30)
     except httpx.HTTPError as err:
         raise ServingError(f"no answer from {base_url}: {err}. Is the service running (`mlrig serve`)?") from err
+    if response.status_code == 401:
+        raise ServingError(f"{base_url}/score wants an API key: set ${CLIENT_KEY_ENV} to one of the service's keys.")
     if response.status_code != 200:
         raise ServingError(f"{base_url}/score answered {response.status_code}: {response.text}")
     return response.json()
@@ -164,7 +185,7 @@ def run_demo(config: Config, port: int, keep_serving: bool, console: Console) ->
     base_url = f"http://{host}:{port}"
     log_path = config.work_dir / "logs" / "serve.log"
     try:
-        process = start_background(config, host, port, log_path)
+        process = start_background(config, host, port, log_path, env=DEMO_ENV)
         try:
             with console.status(f"starting the service on {base_url}"):
                 wait_ready(base_url, process, log_path)

@@ -72,3 +72,4 @@ class Score(BaseModel):
     probability: float = Field(..., ge=0, le=1, description="Probability of the positive class")
     prediction: str = Field(..., description="The predicted class, per the contract's target values")
     model_version: str = Field(..., description="The BentoML model tag that answered")
+    variant: str = Field(..., description="The A/B variant (serving.variants) whose model answered")

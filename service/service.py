@@ -1,12 +1,18 @@
-"""The BentoML service: typed JSON in, the registered model's score out. One class, no feature logic.
+"""The BentoML service: typed JSON in, a registered model's score out. One class, no feature logic.
 
-Request models derive from the data contract; preprocessing ships inside the model artifact. Serve it with
-`mlrig serve` (or `bentoml serve service.service:Scorer`) from the project folder.
+Request models derive from the data contract; preprocessing ships inside the model artifact. Every variant in
+`serving.variants` is loaded; a request is routed to one by weight, sticky on its `X-Request-Key` header, and
+shadow variants score it too without answering. Each answer is logged to the lake (service/prediction_log.py).
+The guard middleware (service/guard.py) checks keys, body size and JSON before a request reaches this class.
+Serve it with `mlrig serve` (or `bentoml serve service.service:Scorer`) from the project folder.
 """
 
+import gc
 import os
+import time
+import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import bentoml
 import joblib
@@ -16,52 +22,146 @@ from pydantic import Field
 from pipelines.config import CONFIG_ENV, load_config
 from pipelines.ml.evaluate import DECISION_THRESHOLD
 from pipelines.ml.register import MODEL_FILE
-from pipelines.ml.registry import serving_tag
+from service.guard import RequestGuard
+from service.metrics import serving_metrics
+from service.prediction_log import PredictionLog, log_schema, loggable_inputs, predictions_table
+from service.routing import Router, configured_variants, resolved_tags
 from service.schema import Score, example_request, request_model
 
 # The config ships beside the code (project folder, or the Bento's src/); a relative path is taken from there.
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = load_config(SOURCE_ROOT / os.environ.get(CONFIG_ENV, "mlrig.toml"))
 CONTRACT = CONFIG.contract
+SERVING = CONFIG.serving
 Features = request_model(CONTRACT)
 NEGATIVE_CLASS = next(v for v in CONTRACT.columns[CONTRACT.target].allowed or () if v != CONTRACT.positive_class)
+VARIANTS = configured_variants(CONFIG)
+MODEL_TAGS = resolved_tags(CONFIG)
+REQUEST_KEY_HEADER = "x-request-key"  # e.g. a customer id: the same key always gets the same variant
+REQUEST_ID_HEADER = "x-request-id"
+PREDICTION_ROUTES = ("/score", "/score_batch")
 
 
-@bentoml.service(name=CONFIG.serving.service_name, traffic={"timeout": CONFIG.serving.timeout_s})
-class Scorer:
-    model_ref = bentoml.models.BentoModel(serving_tag(CONFIG))
-
+class _Scorer:
     def __init__(self) -> None:
-        stored_hash = self.model_ref.info.metadata.get("contract_hash")
+        self.models = {name: self._load(getattr(self, f"model_{name}")) for name in VARIANTS}
+        self.versions = {name: str(getattr(self, f"model_{name}").tag) for name in VARIANTS}
+        self.router = Router.from_variants(VARIANTS)
+        self.log = (
+            PredictionLog(predictions_table(CONFIG), log_schema(CONTRACT), SERVING.log_flush_rows, SERVING.log_flush_s)
+            if SERVING.log_predictions
+            else None
+        )
+        self.metrics = serving_metrics()
+        warm_up = pd.DataFrame([example_request(CONTRACT)])
+        for name in self.models:  # ready means every variant has answered once
+            self._probabilities(name, warm_up)
+        gc.freeze()  # the loaded models are long-lived: keep them out of every garbage collection
+
+    @staticmethod
+    def _load(ref: bentoml.models.BentoModel) -> Any:
+        stored_hash = ref.info.metadata.get("contract_hash")
         if stored_hash != CONTRACT.fingerprint:
             raise RuntimeError(
-                f"model {self.model_ref.tag} was trained under contract {stored_hash}, but mlrig.toml is "
+                f"model {ref.tag} was trained under contract {stored_hash}, but mlrig.toml is "
                 f"{CONTRACT.fingerprint}: retrain (`mlrig train`) after changing the contract."
             )
-        self.model = joblib.load(self.model_ref.path_of(MODEL_FILE))
-        self.version = str(self.model_ref.tag)
-        self._score_frame(pd.DataFrame([example_request(CONTRACT)]))  # warm-up: ready means able to answer
+        return joblib.load(ref.path_of(MODEL_FILE))
 
-    def _score_frame(self, frame: pd.DataFrame) -> list[Score]:
-        probabilities = self.model.predict_proba(frame[CONTRACT.feature_names])[:, 1]
-        return [
-            Score(
-                probability=float(p),
-                prediction=CONTRACT.positive_class if p >= DECISION_THRESHOLD else NEGATIVE_CLASS,
-                model_version=self.version,
+    def _probabilities(self, variant: str, frame: pd.DataFrame) -> Any:
+        return self.models[variant].predict_proba(frame[CONTRACT.feature_names])[:, 1]
+
+    def _answer(self, route: str, records: list[dict], ctx: bentoml.Context) -> list[Score]:
+        """Route, score, log: the one path both endpoints take."""
+        started = time.perf_counter()
+        headers = ctx.request.headers
+        request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        variant = self.router.choose(headers.get(REQUEST_KEY_HEADER))
+        frame = pd.DataFrame(records)
+        probabilities = self._probabilities(variant, frame)
+        scores = [self._score(variant, p) for p in probabilities]
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.metrics.batch_size.labels(route, variant).observe(len(records))
+        ctx.response.headers["x-model-variant"] = variant
+        ctx.response.headers[REQUEST_ID_HEADER] = request_id
+        self._log(route, request_id, variant, False, records, probabilities, elapsed_ms)
+        for shadow in self.router.shadows:
+            shadow_started = time.perf_counter()
+            shadow_probabilities = self._probabilities(shadow, frame)
+            shadow_ms = (time.perf_counter() - shadow_started) * 1000
+            self.metrics.shadow.labels(shadow).inc(len(records))
+            self._log(route, request_id, shadow, True, records, shadow_probabilities, shadow_ms)
+        return scores
+
+    def _score(self, variant: str, probability: float) -> Score:
+        return Score(
+            probability=float(probability),
+            prediction=CONTRACT.positive_class if probability >= DECISION_THRESHOLD else NEGATIVE_CLASS,
+            model_version=self.versions[variant],
+            variant=variant,
+        )
+
+    def _log(
+        self,
+        route: str,
+        request_id: str,
+        variant: str,
+        shadow: bool,
+        records: list[dict],
+        probabilities: Any,
+        elapsed_ms: float,
+    ) -> None:
+        if self.log is None:
+            return
+        for row, (record, p) in enumerate(zip(records, probabilities, strict=True)):
+            self.log.append(
+                {
+                    **loggable_inputs(CONTRACT, record),
+                    "request_id": request_id if len(records) == 1 else f"{request_id}/{row}",
+                    "endpoint": route,
+                    "variant": variant,
+                    "shadow": shadow,
+                    "model_version": self.versions[variant],
+                    "probability": float(p),
+                    "prediction": CONTRACT.positive_class if p >= DECISION_THRESHOLD else NEGATIVE_CLASS,
+                    "latency_ms": elapsed_ms,
+                }
             )
-            for p in probabilities
-        ]
+
+    @bentoml.on_shutdown
+    def flush_prediction_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
 
     @bentoml.api(route="/score")
-    def score(self, features: Features, /) -> Score:  # type: ignore[valid-type]  # built from the contract
-        """Score one record: the body is the record's features."""
-        return self._score_frame(pd.DataFrame([features.model_dump()]))[0]
+    def score(self, features: Features, /, ctx: bentoml.Context) -> Score:  # type: ignore[valid-type]  # from the contract
+        """Score one record: the body is the record's features. Optional headers: `X-Request-Key` (sticky A/B
+        routing, e.g. a customer id), `X-Request-Id` (echoed, and logged with the prediction)."""
+        return self._answer("/score", [features.model_dump()], ctx)[0]
 
     @bentoml.api(route="/score_batch")
     def score_batch(
         self,
-        records: Annotated[list[Features], Field(min_length=1, max_length=CONFIG.serving.max_batch_rows)],  # type: ignore[valid-type]
+        records: Annotated[list[Features], Field(min_length=1, max_length=SERVING.max_batch_rows)],  # type: ignore[valid-type]
+        ctx: bentoml.Context,
     ) -> list[Score]:
-        """Score up to `serving.max_batch_rows` records in one call: {"records": [...]}."""
-        return self._score_frame(pd.DataFrame([r.model_dump() for r in records]))
+        """Score up to `serving.max_batch_rows` records in one call: {"records": [...]}; one variant answers all."""
+        return self._answer("/score_batch", [r.model_dump() for r in records], ctx)
+
+
+# One model reference per variant, on the class, so the Bento records every model it ships.
+for _name, _tag in MODEL_TAGS.items():
+    setattr(_Scorer, f"model_{_name}", bentoml.models.BentoModel(_tag))
+
+Scorer = bentoml.service(
+    name=SERVING.service_name,
+    traffic={"timeout": SERVING.timeout_s},
+    http={"cors": {"enabled": True, "access_control_allow_origins": list(SERVING.cors_origins)}}
+    if SERVING.cors_origins
+    else {},
+)(_Scorer)
+Scorer.add_asgi_middleware(
+    RequestGuard,
+    paths=PREDICTION_ROUTES,
+    settings=SERVING,
+)

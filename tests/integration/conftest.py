@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.config import WORK_DIR_ENV, Config
-from service.runner import start_background, stop_process, wait_ready
+from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.conftest import TEST_PII_KEY
 
 STAGES = (
@@ -46,10 +46,11 @@ def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def scorer_url(built_workspace: Path, config: Config) -> Iterator[str]:
-    """The built Bento served by the real `bentoml serve` on a free 127.0.0.1 port."""
+    """The built Bento served by the real `bentoml serve` on a free 127.0.0.1 port, as the demo runs it
+    (authentication off: tests/integration/service/ covers the keys)."""
     port = free_port()
     log = built_workspace / "logs" / f"serve-{port}.log"
-    process = start_background(config, "127.0.0.1", port, log)
+    process = start_background(config, "127.0.0.1", port, log, env=DEMO_ENV)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, log)
