@@ -35,6 +35,9 @@ class ModelEndpointArgs:
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
     env_from_config_maps: Sequence[pulumi.Input[str]] = ()
+    # the root filesystem is read-only: BentoML writes only its Prometheus multiprocess files ($BENTOML_HOME is
+    # /home/bentoml in its image) and temporary files; each gets an emptyDir
+    writable_paths: Sequence[str] = ("/tmp", "/home/bentoml/prometheus_multiproc_dir")  # noqa: S108 - emptyDirs
     domain: str | None = None
     ingress_class: str = "nginx"
     tls_secret: str | None = None
@@ -116,6 +119,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             env=env,
             secret_env=args.secret_env,
             env_from_config_maps=args.env_from_config_maps,
+            writable_paths=tuple(args.writable_paths),
             sizing=args.sizing,
             ports=(args.port,),
             probes={

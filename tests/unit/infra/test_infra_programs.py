@@ -109,6 +109,8 @@ def test_probes_point_at_the_services_real_health_paths_and_port(stack_runs, sta
         assert c["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": SERVING_PORT}
         assert c["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": SERVING_PORT}
         assert c["ports"][0]["containerPort"] == SERVING_PORT
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        assert mounts == {"/tmp", "/home/bentoml/prometheus_multiproc_dir"}  # all a read-only BentoML pod writes
     assert (LIVENESS_PATH, READINESS_PATH) == ("/livez", "/readyz")
 
 
