@@ -42,6 +42,7 @@ def platform_outputs(stack: str) -> dict[str, Any]:
         outputs.PLATFORM_LAKE_URL: "s3://mlrig/lake",
         outputs.PLATFORM_MODELS_URL: "s3://mlrig/models",
         outputs.PLATFORM_S3_ENDPOINT: f"http://lake-store.mlrig-{stack}.svc.cluster.local:9000",
+        outputs.PLATFORM_LAKE_SETTINGS: "lake-store-client",
         outputs.PLATFORM_STORE_CREDENTIALS_SECRET: "lake-store-credentials",
         outputs.PLATFORM_PII_KEY_SECRET: "pii-key",
         outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT: "mlrig-pipeline",

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 CONFIG_ENV = "MLRIG_CONFIG"
 WORK_DIR_ENV = "MLRIG_WORK_DIR"  # overrides storage.work_dir: isolated runs (tests, CI) with the real contract
+LAKE_URL_ENV = "MLRIG_LAKE_URL"  # overrides storage.lake: the cluster's object store (set by infra/platform)
 DEFAULT_CONFIG = Path("mlrig.toml")
 
 # The service's HTTP paths, served by BentoML itself (not configurable there): probes and scrapers point here.
@@ -286,7 +287,7 @@ class Config(_Strict):
 
     @property
     def lake_url(self) -> str:
-        lake = self.storage.lake
+        lake = os.environ.get(LAKE_URL_ENV) or self.storage.lake
         if "://" in lake or Path(lake).is_absolute():
             return lake
         return str(self.work_dir / lake)

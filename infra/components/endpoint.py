@@ -34,6 +34,10 @@ class ModelEndpointArgs:
     sizing: Sizing = field(default_factory=lambda: Sizing(cpu="500m", memory="1Gi", cpu_limit="1", memory_limit="2Gi"))
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
+    env_from_config_maps: Sequence[pulumi.Input[str]] = ()
+    # the root filesystem is read-only: BentoML writes only its Prometheus multiprocess files ($BENTOML_HOME is
+    # /home/bentoml in its image) and temporary files; each gets an emptyDir
+    writable_paths: Sequence[str] = ("/tmp", "/home/bentoml/prometheus_multiproc_dir")  # noqa: S108 - emptyDirs
     domain: str | None = None
     ingress_class: str = "nginx"
     tls_secret: str | None = None
@@ -114,6 +118,8 @@ class ModelEndpoint(pulumi.ComponentResource):
             image=args.image,
             env=env,
             secret_env=args.secret_env,
+            env_from_config_maps=args.env_from_config_maps,
+            writable_paths=tuple(args.writable_paths),
             sizing=args.sizing,
             ports=(args.port,),
             probes={

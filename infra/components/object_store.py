@@ -29,6 +29,7 @@ class ObjectStoreArgs:
     storage_class: str | None = None
     image: str = "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"
     client_image: str = "quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z"
+    region: str = "us-east-1"
     service_account: pulumi.Input[str] | None = None  # for the bucket Job
 
 
@@ -36,6 +37,7 @@ class ObjectStore(pulumi.ComponentResource):
     bucket: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     credentials_secret: pulumi.Output[str]
+    client_settings: pulumi.Output[str]  # a ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL and the S3 client's settings
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlrig:platform:ObjectStore", name, None, opts)
@@ -57,7 +59,27 @@ class ObjectStore(pulumi.ComponentResource):
         else:
             self.bucket = pulumi.Output.from_input(args.bucket)
             self.endpoint = self._in_cluster(name, args, child)
-        self.register_outputs({"bucket": self.bucket, "endpoint": self.endpoint})
+        settings: dict[str, pulumi.Input[str]] = {
+            "MLRIG_LAKE_URL": pulumi.Output.concat("s3://", self.bucket, "/lake"),
+            "MLRIG_MODELS_URL": pulumi.Output.concat("s3://", self.bucket, "/models"),
+            "AWS_REGION": args.region,
+        }
+        if not args.existing_bucket:  # MinIO over plain HTTP inside the namespace; one writer per table
+            settings |= {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ALLOW_HTTP": "true",
+                "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+            }
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-client",
+            metadata={"name": f"{name}-client", "namespace": args.namespace},
+            data=settings,
+            opts=child,
+        )
+        self.client_settings = config_map.metadata.apply(lambda m: m.name)
+        self.register_outputs(
+            {"bucket": self.bucket, "endpoint": self.endpoint, "client_settings": self.client_settings}
+        )
 
     def _in_cluster(self, name: str, args: ObjectStoreArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         labels = {**OBJECT_STORE_LABELS, "app.kubernetes.io/part-of": "mlrig"}

@@ -26,6 +26,7 @@ class ContainerArgs:
     command: Sequence[str] = ()
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)  # VAR → (secret, key)
+    env_from_config_maps: Sequence[pulumi.Input[str]] = ()  # every key of these ConfigMaps becomes an env var
     sizing: Sizing = field(default_factory=Sizing)
     ports: Sequence[int] = ()
     probes: Mapping[str, Any] = field(default_factory=dict)  # livenessProbe/readinessProbe/startupProbe
@@ -68,6 +69,8 @@ def container(c: ContainerArgs) -> dict[str, Any]:
         "volumeMounts": [{"name": _volume_name(p), "mountPath": p} for p in c.writable_paths],
         **c.probes,
     }
+    if c.env_from_config_maps:
+        spec["envFrom"] = [{"configMapRef": {"name": name}} for name in c.env_from_config_maps]
     if c.command:
         spec["command"] = list(c.command)
     if c.args:

@@ -1,7 +1,7 @@
 """Data: the data pipeline as CronJobs in the platform's namespace (ingest → refine → features → quality report),
 each on the pipeline image with its schedule, retry budget, deadline, no overlap (Forbid) and a short history.
 
-Reads from the platform stack: namespace, lake URL, S3 endpoint, store credentials, PII key, pipeline identity.
+Reads from the platform stack: namespace, lake settings, store credentials, PII key, pipeline identity.
 """
 
 import pulumi
@@ -15,11 +15,8 @@ platform = pulumi.StackReference(settings.platform_stack)
 ns = platform.require_output(outputs.PLATFORM_NAMESPACE)
 store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
 
-env = {
-    "MLRIG_LAKE_URL": platform.require_output(outputs.PLATFORM_LAKE_URL),
-    "AWS_ENDPOINT_URL": platform.require_output(outputs.PLATFORM_S3_ENDPOINT),
-    "MLRIG_WORK_DIR": "/tmp/mlrig",  # noqa: S108 - an emptyDir: scratch only, the lake is in the store
-}
+lake_settings = platform.require_output(outputs.PLATFORM_LAKE_SETTINGS)  # MLRIG_LAKE_URL and the S3 client's settings
+env = {"MLRIG_WORK_DIR": "/tmp/mlrig"}  # noqa: S108 - an emptyDir: scratch only, the lake is in the store
 secret_env = {
     "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
     "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
@@ -42,6 +39,7 @@ jobs = {
                 command=("mlrig",),
                 args=(stage,),
                 env=env,
+                env_from_config_maps=(lake_settings,),
                 secret_env=secret_env,
                 sizing=settings.sizing,
             ),

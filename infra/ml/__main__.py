@@ -1,7 +1,7 @@
 """ML: training as a CronJob (train → gate → register → export, in one `mlrig train` run) and, when a study
 database is configured (the `tuningDbUrl` secret), Optuna tuning workers as one Indexed Job sharing that study.
 
-Reads from the platform stack: namespace, lake and models URLs, S3 endpoint, store credentials, pipeline identity.
+Reads from the platform stack: namespace, lake settings (lake and models URLs, S3 client), store credentials, identity.
 """
 
 import pulumi
@@ -17,13 +17,8 @@ ns = platform.require_output(outputs.PLATFORM_NAMESPACE)
 store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
 identity = platform.require_output(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT)
 
-env = {
-    "MLRIG_LAKE_URL": platform.require_output(outputs.PLATFORM_LAKE_URL),
-    "MLRIG_MODELS_URL": platform.require_output(outputs.PLATFORM_MODELS_URL),
-    "AWS_ENDPOINT_URL": platform.require_output(outputs.PLATFORM_S3_ENDPOINT),
-    "MLRIG_WORK_DIR": "/tmp/mlrig",  # noqa: S108 - an emptyDir
-    "OMP_NUM_THREADS": "1",
-}
+lake_settings = platform.require_output(outputs.PLATFORM_LAKE_SETTINGS)  # MLRIG_LAKE_URL, MLRIG_MODELS_URL, AWS_*
+env = {"MLRIG_WORK_DIR": "/tmp/mlrig", "OMP_NUM_THREADS": "1"}  # noqa: S108 - an emptyDir
 secret_env = {
     "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
     "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
@@ -37,6 +32,7 @@ def step(name: str, args: tuple[str, ...], **job: object) -> HardenedJob:
         command=("mlrig",),
         args=args,
         env=env,
+        env_from_config_maps=(lake_settings,),
         secret_env=secret_env,
         sizing=settings.sizing,
     )

@@ -1,7 +1,7 @@
 """Serving: the BentoML image as a ModelEndpoint (a Deployment per model variant when A/B is on, HPA, PDB,
 Service, network policy, an Ingress when a domain is set), probes on the service's own /livez and /readyz.
 
-Reads from the platform stack: namespace, models URL, S3 endpoint, store credentials, serving identity.
+Reads from the platform stack: namespace, lake settings (models URL, S3 client), store credentials, serving identity.
 """
 
 import pulumi
@@ -26,11 +26,8 @@ endpoint = ModelEndpoint(
         max_replicas=settings.max_replicas,
         target_cpu_percent=settings.target_cpu_percent,
         sizing=settings.sizing,
-        env={
-            "MLRIG_MODELS_URL": platform.require_output(outputs.PLATFORM_MODELS_URL),
-            "AWS_ENDPOINT_URL": platform.require_output(outputs.PLATFORM_S3_ENDPOINT),
-            "OMP_NUM_THREADS": "1",
-        },
+        env={"OMP_NUM_THREADS": "1"},
+        env_from_config_maps=(platform.require_output(outputs.PLATFORM_LAKE_SETTINGS),),
         secret_env={
             "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
             "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),

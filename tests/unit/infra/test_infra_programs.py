@@ -109,6 +109,8 @@ def test_probes_point_at_the_services_real_health_paths_and_port(stack_runs, sta
         assert c["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": SERVING_PORT}
         assert c["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": SERVING_PORT}
         assert c["ports"][0]["containerPort"] == SERVING_PORT
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        assert mounts == {"/tmp", "/home/bentoml/prometheus_multiproc_dir"}  # all a read-only BentoML pod writes
     assert (LIVENESS_PATH, READINESS_PATH) == ("/livez", "/readyz")
 
 
@@ -261,3 +263,53 @@ def test_removing_a_containers_limits_breaks_the_unit_check_and_the_policy(run_p
     deployment = run.mocks.only("apps/v1:Deployment")
     violations = rules.violations(rules.validate_limits_set, deployment.type, deployment.inputs)
     assert violations == ["container 'service': no limits for cpu, memory"]
+
+
+@pytest.mark.parametrize(("stack", "in_cluster"), [("dev", True), ("prod", False)])
+def test_platform_hands_the_lake_settings_to_its_clients_in_one_config_map(stack_runs, stack, in_cluster):
+    run = stack_runs[("platform", stack)]
+    data = run.mocks.only(":ConfigMap").inputs["data"]
+    assert data["MLRIG_LAKE_URL"] == run.exports[outputs.PLATFORM_LAKE_URL]
+    assert data["MLRIG_MODELS_URL"] == run.exports[outputs.PLATFORM_MODELS_URL]
+    assert ("AWS_ENDPOINT_URL" in data) is in_cluster  # a cloud bucket uses the cloud's own endpoint
+    if in_cluster:
+        assert data["AWS_ENDPOINT_URL"] == run.exports[outputs.PLATFORM_S3_ENDPOINT]
+        assert data["AWS_ALLOW_HTTP"] == "true"
+
+
+@pytest.mark.parametrize("project", ["data", "ml", "serving"])
+def test_workloads_read_the_lake_settings_and_credentials_from_the_platform(stack_runs, project):
+    stand_in = platform_outputs("dev")
+    for where, spec in pod_specs(stack_runs[(project, "dev")]):
+        container = spec["containers"][0]
+        assert container["envFrom"] == [{"configMapRef": {"name": stand_in[outputs.PLATFORM_LAKE_SETTINGS]}}], where
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+        assert refs["AWS_SECRET_ACCESS_KEY"] == stand_in[outputs.PLATFORM_STORE_CREDENTIALS_SECRET], where
+        assert spec["serviceAccountName"] in (
+            stand_in[outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT],
+            stand_in[outputs.PLATFORM_SERVING_SERVICE_ACCOUNT],
+        )
+
+
+def test_the_pipeline_reads_its_lake_from_the_environment_the_platform_sets(monkeypatch):
+    from pipelines.config import LAKE_URL_ENV
+
+    monkeypatch.setenv(LAKE_URL_ENV, "s3://mlrig/lake")
+    assert load_config(INFRA_DIR.parent / "mlrig.toml").lake_url == "s3://mlrig/lake"
+
+
+def test_components_are_typed_mlrig_area_noun(stack_runs):
+    components = {d.type for run in stack_runs.values() for d in run.mocks.declared if not d.is_kubernetes}
+    assert components == {
+        "mlrig:platform:SecureNamespace",
+        "mlrig:platform:ObjectStore",
+        "mlrig:platform:WorkloadIdentity",
+        "mlrig:batch:HardenedJob",
+        "mlrig:serving:ModelEndpoint",
+    }
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_each_program_reads_like_a_bill_of_materials(project):
+    program = (INFRA_DIR / project / "__main__.py").read_text()
+    assert program.startswith('"""') and len(program.splitlines()) <= 80
