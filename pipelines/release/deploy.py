@@ -24,6 +24,10 @@ class ReleaseError(RuntimeError):
 
 def run_pulumi(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
     """The real runner: the `pulumi` CLI on PATH, output captured so errors can quote it."""
+    if not cwd.is_dir():
+        raise ReleaseError(
+            f"no Pulumi project at {cwd}: set release.serving_project in the project config to the serving project"
+        )
     try:
         return subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, check=False)
     except FileNotFoundError as err:

@@ -27,6 +27,14 @@ class Artifacts:
     preview_dir: Path
 
 
+def _shown(path: Path) -> str:
+    """The path as a reader of the comment knows it: relative to the checkout when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def tests_section(junit: Path, coverage: Path) -> list[str]:
     lines = ["### Tests"]
     if junit.is_file():
@@ -115,7 +123,7 @@ def model_section(config: Config, gate_verdict: Path) -> list[str]:
 def gate_lines(path: Path) -> list[str]:
     """The gate's verdict JSON: `passed` (bool) or `verdict` (str), and `reasons` or `checks` if it has them."""
     if not path.is_file():
-        return [f"**Gate:** no gate verdict ({path} is missing)"]
+        return [f"**Gate:** no gate verdict ({_shown(path)} is missing)"]
     verdict = json.loads(path.read_text(encoding="utf-8"))
     word = verdict.get("verdict")
     if word is None and "passed" in verdict:

@@ -74,6 +74,29 @@ def test_comment_shows_the_registered_models_metrics_and_no_gate_verdict(
     assert "### Pulumi preview\nno preview" in comment
 
 
+def test_comment_puts_the_champions_metrics_beside_the_new_models(
+    built_workspace: Path, config: Config, pytest_reports: tuple[Path, Path]
+) -> None:
+    import bentoml
+
+    from pipelines.ml.registry import promote
+
+    model = bentoml.models.get(f"{config.model.name}:latest")
+    pointer = config.bentoml_home / "champions.json"
+    before = pointer.read_text() if pointer.exists() else None
+    promote(config, str(model.tag))
+    try:
+        comment = _comment(pytest_reports)
+    finally:  # leave the session's workspace as the other tests expect it
+        if before is None:
+            pointer.unlink()
+        else:
+            pointer.write_text(before)
+    roc_auc = f"{model.info.metadata['metrics']['roc_auc']:.3f}"
+    assert f"| metric | this run `{model.tag}` | champion `{model.tag}` |" in comment
+    assert f"| roc_auc | {roc_auc} | {roc_auc} |" in comment
+
+
 def test_comment_shows_a_gate_verdict_and_previews_when_present(
     built_workspace: Path, tmp_path: Path, pytest_reports: tuple[Path, Path]
 ) -> None:

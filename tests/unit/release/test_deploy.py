@@ -122,15 +122,63 @@ def test_the_real_runner_returns_the_exit_code(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
 
 
-def test_cli_rollback_without_pulumi_fails_with_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    result = CliRunner().invoke(app, ["rollback", "--stack", "staging"])
+@pytest.fixture
+def project_config(config: Config, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the project config whose serving project is an empty folder: (config file, project folder)."""
+    project = tmp_path / "serving"
+    project.mkdir()
+    source = config.source.read_text(encoding="utf-8")
+    config_file = tmp_path / "mlrig.toml"
+    config_file.write_text(source.replace('serving_project = "infra/serving"', f'serving_project = "{project}"'))
+    return config_file, project
+
+
+@pytest.mark.parametrize("command", [["rollback"], ["deploy", "--tag", "abc"]])
+def test_cli_without_pulumi_fails_with_a_message(
+    command: list[str], project_config: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    args = [*command, "--stack", "staging", "--config", str(project_config[0])]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "pulumi CLI is not on PATH" in result.output
 
 
-def test_cli_deploy_without_pulumi_fails_with_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    result = CliRunner().invoke(app, ["deploy", "--stack", "staging", "--tag", "abc"])
-    assert result.exit_code == 1
-    assert "pulumi CLI is not on PATH" in result.output
+FAKE_PULUMI = """#!/bin/sh
+# A stand-in `pulumi` on PATH: logs where and how it was called, serves image aaa111, has no stack tags.
+echo "$PWD|$*" >> "$PULUMI_LOG"
+case "$*" in
+  "stack output image_tag "*) echo aaa111 ;;
+  "stack tag get "*) echo "error: stack tag not found" >&2; exit 255 ;;
+esac
+"""
+
+
+def test_cli_deploy_drives_the_pulumi_on_path_in_the_serving_project(
+    project_config: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file, project = project_config
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("PULUMI_LOG", str(tmp_path / "calls.log"))
+
+    result = CliRunner().invoke(app, ["deploy", "--config", str(config_file), "--stack", "staging", "--tag", "bbb"])
+
+    assert result.exit_code == 0, result.output
+    assert "deployed bbb to stack staging (it replaced: aaa111)" in result.output
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    suffix = "--stack staging --non-interactive"
+    assert calls == [
+        f"{project}|stack output image_tag {suffix}",
+        f"{project}|stack tag set mlrig:previous-image-tag aaa111 {suffix}",
+        f"{project}|config set image_tag bbb {suffix}",
+        f"{project}|up --yes --skip-preview --message mlrig: serve image bbb {suffix}",
+    ]
+
+
+def test_a_missing_serving_project_is_named(config: Config, tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match=r"no Pulumi project at .*release\.serving_project"):
+        run_pulumi(["pulumi", "version"], tmp_path / "absent")
