@@ -1,5 +1,6 @@
 """`mlrig`: one command per stage, raw drops to a served model. `mlrig --help` lists them; each has `--help`.
 
+
 mlrig generate     demo raw drops            → <work>/raw/
 mlrig ingest       raw drops                 → bronze
 mlrig refine       bronze                    → silver + quarantine
@@ -13,7 +14,9 @@ mlrig export-model a registered model        → <lake>/models/<name>/<version>.
 mlrig build        service + model           → a Bento
 mlrig serve        the Bento                 → HTTP on 127.0.0.1
 mlrig demo         all of the above, then one real prediction over HTTP
+mlrig init         your sample files         → a proposed contract in mlrig.toml, for review
 
+
 mlrig smoke        a running service         → pass/fail: ready, scores, refuses bad input, p99 in budget
 mlrig deploy       an image tag              → `pulumi up` of the serving stack, previous tag recorded
 mlrig rollback     the recorded previous tag → `pulumi up` of the serving stack
