@@ -7,6 +7,8 @@ random key is made once in the git-ignored work folder, and the user is told so.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -40,6 +42,12 @@ def pii_key(work_dir: Path) -> tuple[str, str]:
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32), encoding="utf-8")
     return path.read_text(encoding="utf-8").strip(), f"{path} (local demo key; set ${PII_KEY_ENV} in production)"
+
+
+def pseudonymize_value(value: str, key: str) -> str:
+    """One value as `treat_pii` would write it (HMAC-SHA256, hex): for keys that arrive outside a table, such as
+    a request key a service logs, so they still join with silver."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 def treat_pii(frame: pl.DataFrame | pl.LazyFrame, contract: Contract, key: str):

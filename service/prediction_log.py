@@ -31,6 +31,7 @@ def predictions_table(config: Config) -> TableRef:
 _POLARS_TYPES = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "string": pl.String, "category": pl.String}
 OUTCOME_SCHEMA = {
     "request_id": pl.String,
+    "request_key": pl.String,  # X-Request-Key, keyed-hashed like silver's entity key: outcomes join on it
     "endpoint": pl.String,
     "variant": pl.String,
     "shadow": pl.Boolean,

@@ -22,6 +22,7 @@ from pydantic import Field
 from pipelines.config import CONFIG_ENV, load_config
 from pipelines.ml.evaluate import DECISION_THRESHOLD
 from pipelines.ml.register import MODEL_FILE
+from pipelines.pii import PiiKeyError, pii_key, pseudonymize_value
 from service.guard import RequestGuard
 from service.metrics import serving_metrics
 from service.prediction_log import PredictionLog, log_schema, loggable_inputs, predictions_table
@@ -42,6 +43,15 @@ REQUEST_ID_HEADER = "x-request-id"
 PREDICTION_ROUTES = ("/score", "/score_batch")
 
 
+def _pii_key_or_none() -> str | None:
+    """The key that pseudonymises request keys in the log; without one (none set, nowhere to keep a demo key)
+    request keys are not logged at all, never logged in clear."""
+    try:
+        return pii_key(CONFIG.work_dir)[0]
+    except (OSError, PiiKeyError):
+        return None
+
+
 class _Scorer:
     def __init__(self) -> None:
         self.models = {name: self._load(getattr(self, f"model_{name}")) for name in VARIANTS}
@@ -53,6 +63,7 @@ class _Scorer:
             else None
         )
         self.metrics = serving_metrics()
+        self.pii_key = _pii_key_or_none()
         warm_up = pd.DataFrame([example_request(CONTRACT)])
         for name in self.models:  # ready means every variant has answered once
             self._probabilities(name, warm_up)
@@ -84,13 +95,15 @@ class _Scorer:
         self.metrics.batch_size.labels(route, variant).observe(len(records))
         ctx.response.headers["x-model-variant"] = variant
         ctx.response.headers[REQUEST_ID_HEADER] = request_id
-        self._log(route, request_id, variant, False, records, probabilities, elapsed_ms)
+        request_key = headers.get(REQUEST_KEY_HEADER)
+        logged_key = pseudonymize_value(request_key, self.pii_key) if request_key and self.pii_key else None
+        self._log(route, request_id, logged_key, variant, False, records, probabilities, elapsed_ms)
         for shadow in self.router.shadows:
             shadow_started = time.perf_counter()
             shadow_probabilities = self._probabilities(shadow, frame)
             shadow_ms = (time.perf_counter() - shadow_started) * 1000
             self.metrics.shadow.labels(shadow).inc(len(records))
-            self._log(route, request_id, shadow, True, records, shadow_probabilities, shadow_ms)
+            self._log(route, request_id, logged_key, shadow, True, records, shadow_probabilities, shadow_ms)
         return scores
 
     def _score(self, variant: str, probability: float) -> Score:
@@ -105,6 +118,7 @@ class _Scorer:
         self,
         route: str,
         request_id: str,
+        request_key: str | None,
         variant: str,
         shadow: bool,
         records: list[dict],
@@ -118,6 +132,7 @@ class _Scorer:
                 {
                     **loggable_inputs(CONTRACT, record),
                     "request_id": request_id if len(records) == 1 else f"{request_id}/{row}",
+                    "request_key": request_key,
                     "endpoint": route,
                     "variant": variant,
                     "shadow": shadow,

@@ -17,9 +17,11 @@ import pytest
 import schemathesis
 
 from pipelines.config import VariantSettings
+from pipelines.pii import pseudonymize_value
 from service.prediction_log import predictions_table
 from service.routing import Router
 from service.schema import example_request
+from tests.conftest import TEST_PII_KEY
 from tests.integration.service.conftest import AUTH, FLUSH_ROWS, WEIGHTS
 
 pytestmark = pytest.mark.integration
@@ -203,4 +205,8 @@ def test_shutdown_flushes_every_prediction_without_pii(ab_server, config):
     assert routed["request_id"].n_unique() == routed.height
     assert not {c.name for c in config.contract.pii_columns} & set(log.columns)
     assert set(config.contract.feature_names) <= set(log.columns)
+    # request keys (customer ids) are logged keyed-hashed, as silver holds the entity key, never in clear
+    answered = routed.filter(pl.col("request_id") == "req-123")["request_key"].to_list()
+    assert answered == [pseudonymize_value("customer-1", TEST_PII_KEY)]
+    assert not any(str(k).startswith("customer-") for k in log["request_key"].drop_nulls())
     assert log["latency_ms"].min() >= 0

@@ -72,3 +72,11 @@ def test_rerun_on_the_same_bronze_writes_nothing(bronze, lake, config):
 def test_refine_before_ingest_says_what_to_run(work_dir, lake, config):
     with pytest.raises(RefineError, match="mlrig ingest"):
         refine(lake, config.contract, TEST_PII_KEY)
+
+
+def test_a_single_value_is_pseudonymised_exactly_as_in_silver(config):
+    from pipelines.pii import pseudonymize_value, treat_pii
+
+    frame = pl.DataFrame({"customer_id": ["C100001", "C999999"]})
+    in_table = treat_pii(frame, config.contract, TEST_PII_KEY)["customer_id"].to_list()
+    assert in_table == [pseudonymize_value(v, TEST_PII_KEY) for v in frame["customer_id"]]
