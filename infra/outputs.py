@@ -29,6 +29,7 @@ ML_TUNING_JOB = "tuningJob"
 SERVING_SERVICE = "service"
 SERVING_URL = "url"
 SERVING_VARIANTS = "variants"
+SERVING_IMAGE_TAG = "imageTag"  # the tag this stack runs: `mlrig deploy` records it before moving on, for rollback
 
 # What each project exports: tests check the programs against this, and answer StackReferences from it.
 EXPORTS: dict[str, tuple[str, ...]] = {
@@ -45,5 +46,5 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "data": (DATA_CRONJOBS,),
     "ml": (ML_TRAIN_CRONJOB, ML_TUNING_JOB),
-    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS),
+    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG),
 }

@@ -240,7 +240,7 @@ class ReleaseSettings(_Strict):
     p99_budget_ms: float = Field(250, gt=0)
     request_timeout_s: float = Field(10, gt=0)
     serving_project: Path = Path("infra/serving")
-    image_config_key: str = "image_tag"
+    image_config_key: str = "imageTag"  # the serving project's config key and output (infra/outputs.py)
     previous_tag_key: str = "mlrig:previous-image-tag"
 
 

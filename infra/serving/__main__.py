@@ -42,3 +42,4 @@ endpoint = ModelEndpoint(
 pulumi.export(outputs.SERVING_SERVICE, endpoint.service)
 pulumi.export(outputs.SERVING_URL, endpoint.url)
 pulumi.export(outputs.SERVING_VARIANTS, [v.name for v in settings.variants])
+pulumi.export(outputs.SERVING_IMAGE_TAG, pulumi.Config().get("imageTag"))

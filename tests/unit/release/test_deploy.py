@@ -34,13 +34,13 @@ class RecordedPulumi:
         assert argv[0] == "pulumi" and argv[-3:-1] == ["--stack", "staging"] and argv[-1] == "--non-interactive"
         args = argv[1:-3]
         match args:
-            case ["stack", "output", "image_tag"]:
-                return self._answer(self.serving, "current stack does not have output property 'image_tag'")
+            case ["stack", "output", "imageTag"]:
+                return self._answer(self.serving, "current stack does not have output property 'imageTag'")
             case ["stack", "tag", "get", key]:
                 return self._answer(self.tags.get(key), f"stack tag '{key}' not found")
             case ["stack", "tag", "set", key, value]:
                 self.tags[key] = value
-            case ["config", "set", "image_tag", value]:
+            case ["config", "set", "imageTag", value]:
                 self.pending = value
             case ["up", "--yes", "--skip-preview", "--message", _]:
                 if self.fail_up:
@@ -148,7 +148,7 @@ FAKE_PULUMI = """#!/bin/sh
 # A stand-in `pulumi` on PATH: logs where and how it was called, serves image aaa111, has no stack tags.
 echo "$PWD|$*" >> "$PULUMI_LOG"
 case "$*" in
-  "stack output image_tag "*) echo aaa111 ;;
+  "stack output imageTag "*) echo aaa111 ;;
   "stack tag get "*) echo "error: stack tag not found" >&2; exit 255 ;;
 esac
 """
@@ -172,9 +172,9 @@ def test_cli_deploy_drives_the_pulumi_on_path_in_the_serving_project(
     calls = (tmp_path / "calls.log").read_text().splitlines()
     suffix = "--stack staging --non-interactive"
     assert calls == [
-        f"{project}|stack output image_tag {suffix}",
+        f"{project}|stack output imageTag {suffix}",
         f"{project}|stack tag set mlrig:previous-image-tag aaa111 {suffix}",
-        f"{project}|config set image_tag bbb {suffix}",
+        f"{project}|config set imageTag bbb {suffix}",
         f"{project}|up --yes --skip-preview --message mlrig: serve image bbb {suffix}",
     ]
 
