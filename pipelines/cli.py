@@ -16,6 +16,11 @@ mlrig serve        the Bento                 → HTTP on 127.0.0.1
 mlrig demo         all of the above, then one real prediction over HTTP
 mlrig init         your sample files         → a proposed contract in mlrig.toml, for review
 
+\b
+mlrig outcomes     late labels               → monitoring/<dataset>_labels, keyed like the prediction log
+mlrig monitor      predictions (+ outcomes)  → drift, performance, A/B verdict; report, dashboard, metrics
+mlrig retrain      the same, then train+gate → a new champion only if it passes the gate
+
 
 mlrig smoke        a running service         → pass/fail: ready, scores, refuses bad input, p99 in budget
 mlrig deploy       an image tag              → `pulumi up` of the serving stack, previous tag recorded
@@ -35,6 +40,7 @@ from rich.table import Table
 
 from pipelines.config import Config, ConfigError, load_config
 from pipelines.lake import Lake
+from pipelines.monitor.cli import app as monitor_app
 from pipelines.onboard import cli as onboard_cli
 from pipelines.release.cli import app as release_app
 
@@ -396,6 +402,7 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port).")] = None,
 ) -> None:
     """Run every stage on demo data, serve the Bento, send one real prediction. Example: mlrig demo --no-keep-serving"""
+    from pipelines.monitor.feedback import feedback_demo
     from service.runner import run_demo
 
     cfg = _config(config)
@@ -413,8 +420,16 @@ def demo(
     for number, (name, stage) in enumerate(stages, start=1):
         console.rule(f"[{number}/{len(stages) + 1}] {name}")
         stage()
-    console.rule(f"[{len(stages) + 1}/{len(stages) + 1}] serve + predict")
-    raise typer.Exit(run_demo(cfg, port or cfg.serving.port, keep_serving=keep_serving, console=console))
+    console.rule(f"[{len(stages) + 1}/{len(stages) + 1}] serve, predict, feedback loop")
+    raise typer.Exit(
+        run_demo(
+            cfg,
+            port or cfg.serving.port,
+            keep_serving=keep_serving,
+            console=console,
+            then=lambda url: feedback_demo(cfg, url, console),
+        )
+    )
 
 
 @app.command()
@@ -428,7 +443,8 @@ def stop(config: ConfigOption = None) -> None:
 
 # Command groups live beside the code they drive, one Typer app each, registered here.
 app.command("init")(onboard_cli.init)
-app.add_typer(release_app)  # no name: smoke, deploy, rollback, pr-comment are top-level commands
+app.add_typer(release_app)
+app.add_typer(monitor_app)  # no name: outcomes, monitor, retrain are top-level commands
 
 if __name__ == "__main__":
     app()

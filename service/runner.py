@@ -12,12 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 
-from pipelines.config import Config
+from pipelines.config import WORK_DIR_ENV, Config
 from pipelines.ml.register import BENTOML_HOME_ENV
 from service.guard import AUTH_ENV
 
@@ -62,6 +63,9 @@ def serve_env(config: Config, extra: dict[str, str] | None = None) -> dict[str, 
         **os.environ,
         **(extra or {}),
         BENTOML_HOME_ENV: str(config.bentoml_home),
+        # the service runs from the Bento's src/, so it must be told where this project's work folder is,
+        # or its lake (prediction log) and demo PII key would land inside the Bento store
+        WORK_DIR_ENV: str(config.work_dir),
         "BENTOML_DO_NOT_TRACK": "true",
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
     }
@@ -180,7 +184,10 @@ def _demo_record(config: Config) -> dict:
     return gold.scan().select(config.contract.feature_names).head(1).collect().row(0, named=True)
 
 
-def run_demo(config: Config, port: int, keep_serving: bool, console: Console) -> int:
+def run_demo(
+    config: Config, port: int, keep_serving: bool, console: Console, then: Callable[[str], object] | None = None
+) -> int:
+    """Serve, predict once, run `then(base_url)` (the demo's feedback loop) while the service is up."""
     host = config.serving.host
     base_url = f"http://{host}:{port}"
     log_path = config.work_dir / "logs" / "serve.log"
@@ -191,13 +198,15 @@ def run_demo(config: Config, port: int, keep_serving: bool, console: Console) ->
                 wait_ready(base_url, process, log_path)
             record = _demo_record(config)
             answer = post_prediction(base_url, record)
+            console.print(f"POST {base_url}/score\n  {record}\n→ {answer}")
+            if then is not None:
+                then(base_url)
         except BaseException:
             stop_process(process)
             raise
     except ServingError as err:
         console.print(f"[red]serve failed:[/] {err}")
         return 1
-    console.print(f"POST {base_url}/score\n  {record}\n→ {answer}")
     if keep_serving:
         _pid_file(config).write_text(f"{process.pid} {port}\n")
         console.print(

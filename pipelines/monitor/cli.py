@@ -1,0 +1,161 @@
+"""`mlrig outcomes | monitor | retrain`: close the loop the prediction log opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.config import Config, ConfigError, load_config
+from pipelines.lake import Lake
+from pipelines.monitor.outcomes import LABEL, REQUEST_KEY
+from pipelines.monitor.run import MonitorError, MonitorResult, monitor, served_window
+
+app = typer.Typer()
+console = Console(stderr=True, highlight=False)
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Project config (default: ./mlrig.toml).")]
+
+
+def _config(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        console.print(f"[red]config error:[/] {err}")
+        raise typer.Exit(2) from err
+
+
+def labels_from_file(path: Path, config: Config, key: str) -> pl.DataFrame:
+    """A labels export (entity key + target, as the CRM knows them) → request_key (hashed like the log) + 0/1."""
+    from pipelines.pii import pseudonymize_value
+
+    contract = config.contract
+    frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
+    missing = [c for c in (contract.entity_key, contract.target) if c not in frame.columns]
+    if missing:
+        raise MonitorError(f"{path}: missing column(s) {missing}; a labels file holds the entity key and the target")
+    return frame.select(
+        pl.col(contract.entity_key)
+        .cast(pl.String)
+        .map_elements(lambda v: pseudonymize_value(v, key), return_dtype=pl.String)
+        .alias(REQUEST_KEY),
+        (pl.col(contract.target).cast(pl.String) == contract.positive_class).cast(pl.Int8).alias(LABEL),
+    )
+
+
+def record_outcomes(config: Config, labels: pl.DataFrame) -> int:
+    table = Lake(config.lake_url).table("monitoring", f"{config.contract.dataset}_labels")
+    table.write(labels, mode="append")
+    return labels.height
+
+
+@app.command()
+def outcomes(
+    config: ConfigOption = None,
+    labels: Annotated[Path | None, typer.Option("--from", help="Labels file: entity key + target columns.")] = None,
+    simulate: Annotated[bool, typer.Option(help="Demo: labels for logged predictions from the demo's law.")] = False,
+) -> None:
+    """Record ground truth that arrived after the fact, keyed like the prediction log.
+
+    Example: mlrig outcomes --from labels.csv
+    """
+    from pipelines.demo import outcome_labels
+    from pipelines.pii import pii_key
+
+    cfg = _config(config)
+    try:
+        if simulate:
+            window = served_window(cfg, hours=None).filter(pl.col(REQUEST_KEY).is_not_null())
+            frame = outcome_labels(window, REQUEST_KEY)
+        elif labels is not None:
+            frame = labels_from_file(labels, cfg, pii_key(cfg.work_dir)[0])
+        else:
+            raise MonitorError("give a labels file (--from labels.csv) or --simulate for the demo")
+    except MonitorError as err:
+        console.print(f"[red]outcomes failed:[/] {err}")
+        raise typer.Exit(1) from err
+    console.print(f"outcomes: {record_outcomes(cfg, frame)} labels recorded")
+
+
+def print_result(result: MonitorResult, out: Console = console) -> None:
+    table = Table(title="monitor: drift against the training reference", title_justify="left")
+    for header in ("feature", "PSI", "KS / JS", "drifted"):
+        table.add_column(header)
+    for f in result.drift.features:
+        second = f.statistics.get("ks", f.statistics.get("js", 0.0))
+        table.add_row(f.feature, f"{f.statistics['psi']:.3f}", f"{second:.3f}", "DRIFT" if f.drifted else "")
+    out.print(table)
+    if result.verdict is not None:
+        out.print(f"A/B verdict: {result.verdict.sentence()}")
+    decision = "; ".join(result.decision.reasons) if result.decision.retrain else "no drift, no performance breach"
+    out.print(f"monitor: {'RETRAIN — ' if result.decision.retrain else ''}{decision}")
+    out.print(
+        f"monitor: drift report {result.report}\nmonitor: dashboard    {result.dashboard}\n"
+        f"monitor: metrics      {result.metrics}"
+    )
+
+
+def _serving_tag(cfg: Config) -> str:
+    from pipelines.ml.register import use_bentoml_home
+    from pipelines.ml.registry import serving_tag
+
+    use_bentoml_home(cfg.bentoml_home)
+    return serving_tag(cfg)
+
+
+@app.command("monitor")
+def monitor_command(
+    config: ConfigOption = None,
+    hours: Annotated[float | None, typer.Option(help="Only predictions from the last N hours (default: all).")] = None,
+) -> None:
+    """Drift and performance of the serving model on logged traffic; writes the report and dashboard.
+
+    Example: mlrig monitor --hours 24
+    """
+    cfg = _config(config)
+    try:
+        result = monitor(cfg, _serving_tag(cfg), hours)
+    except MonitorError as err:
+        console.print(f"[red]monitor failed:[/] {err}")
+        raise typer.Exit(1) from err
+    print_result(result)
+
+
+@app.command()
+def retrain(
+    config: ConfigOption = None,
+    hours: Annotated[float | None, typer.Option(help="Monitor the last N hours (default: all).")] = None,
+    force: Annotated[bool, typer.Option(help="Retrain even if monitoring sees no reason.")] = False,
+) -> None:
+    """Retrain on the latest gold when drift or performance asks for it; the gate still decides.
+
+    Example: mlrig retrain
+    """
+    from pipelines.ml.gate import GateError, run_gate, verdict_table
+    from pipelines.ml.register import register
+    from pipelines.ml.train import TrainingDataError, train
+
+    cfg = _config(config)
+    try:
+        result = monitor(cfg, _serving_tag(cfg), hours)
+    except MonitorError as err:
+        console.print(f"[red]retrain failed:[/] {err}")
+        raise typer.Exit(1) from err
+    print_result(result)
+    if not (result.decision.retrain or force):
+        console.print("retrain: not needed")
+        return
+    try:
+        tag = register(train(Lake(cfg.lake_url), cfg), cfg)
+        verdict = run_gate(Lake(cfg.lake_url), cfg, tag)
+    except (TrainingDataError, GateError) as err:
+        console.print(f"[red]retrain failed:[/] {err}")
+        raise typer.Exit(1) from err
+    console.print(verdict_table(verdict))
+    if not verdict.passed:
+        console.print(f"[red]retrain: the gate blocked {tag}; the champion keeps serving.[/]")
+        raise typer.Exit(1)
+    console.print(f"retrain: {tag} passed the gate and is the champion; build and deploy it (mlrig build).")
