@@ -266,7 +266,8 @@ def gate(
 ) -> None:
     """Judge a model against the champion on the same test rows; promote it if every [gate] rule holds.
 
-    Exits 1 with a table of the failed rules otherwise. Example: mlrig gate --tag churn-classifier:latest
+    Exits 1 with a table of the failed rules otherwise; either way writes the model card (`mlrig card`).
+    Example: mlrig gate --tag churn-classifier:latest
     """
     from pipelines.ml.gate import GateError, run_gate, verdict_table
     from pipelines.ml.register import use_bentoml_home
@@ -280,6 +281,9 @@ def gate(
     except (GateError, TrainingDataError) as err:
         raise _fail("gate", err) from err
     console.print(verdict_table(verdict))
+    from pipelines.ml.card import write_card
+
+    console.print(f"card: {write_card(cfg, verdict.challenger)}")  # passed or failed: the card says why
     if not verdict.passed:
         failed = ", ".join(rule.name for rule in verdict.rules if not rule.passed)
         console.print(f"[red]gate: {verdict.challenger} is not promoted[/] (failed: {failed}).")
@@ -414,7 +418,6 @@ def demo(
         ("report", lambda: report(config=config)),
         ("train", lambda: train(config=config)),
         ("gate", lambda: gate(config=config, tag=None)),
-        ("card", lambda: card(config=config, tag=None)),
         ("build", lambda: build(config=config)),
     ]
     for number, (name, stage) in enumerate(stages, start=1):

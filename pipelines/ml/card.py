@@ -71,7 +71,8 @@ def _plots(metadata: dict) -> dict[str, str]:
             ax.imshow(cells, cmap="Blues")
             for i in range(2):
                 for j in range(2):
-                    ax.text(j, i, str(cells[i][j]), ha="center", va="center")
+                    dark = cells[i][j] > max(max(row) for row in cells) / 2  # white on the dark cells
+                    ax.text(j, i, str(cells[i][j]), ha="center", va="center", color="white" if dark else "black")
             ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual", title="confusion matrix")
             ax.set_xticklabels(["negative", "positive"])
             ax.set_yticklabels(["negative", "positive"])

@@ -210,6 +210,6 @@ def verdict_table(verdict: Verdict) -> Table:
     for rule in verdict.rules:
         result = "[green]pass[/]" if rule.passed else "[red]FAIL[/]"
         table.add_row(rule.name, f"{rule.value:.3f}", f"{rule.limit:.3f}", result, rule.detail)
-    for note in verdict.notes:
-        table.caption = note
+    if verdict.notes:
+        table.caption = "; ".join(verdict.notes)
     return table

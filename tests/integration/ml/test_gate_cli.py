@@ -33,11 +33,13 @@ def lenient(gate_config):
     return gate_config("small-data", **SMALL_DATA, max_p99_row_ms="10000.0", max_p99_batch_ms="60000.0")
 
 
-def test_gate_over_the_latency_budget_exits_nonzero_and_names_the_rule(trained, gate_config):
+def test_gate_over_the_latency_budget_exits_nonzero_and_names_the_rule(trained, gate_config, gold_workspace):
     tiny = gate_config("tiny-budget", **SMALL_DATA, max_p99_row_ms="0.001", max_p99_batch_ms="0.001")
     result = run("gate", "--config", str(tiny))
     assert result.exit_code == 1
     assert "FAILED" in result.output and "not promoted" in result.output and "p99 one row" in result.output
+    card = next((gold_workspace / "reports").glob("*.html")).read_text(encoding="utf-8")
+    assert "FAILED" in card and "p99 one row" in card  # a blocked model's card says why
     assert registry.champion_tag(load_config(tiny)) is None
 
 
