@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Literal
 
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 Layer = Literal["bronze", "silver", "quarantine", "gold", "lineage", "predictions", "monitoring"]
@@ -42,6 +43,8 @@ _S3_ENV = {
 BLOCK_WRITE_ENV, BLOCK_READY_ENV = "MLRIG_TEST_BLOCK_WRITE", "MLRIG_TEST_BLOCK_READY"
 COMMIT_ATTEMPTS = 8  # concurrent partition writers on 2 cores settled within 3 in trials; 8 leaves margin
 _BATCH_ROWS = 64_000
+WRITE_ID_KEY = "mlrig_write_id"
+HISTORY_SEARCH = 100  # commits to look back for our own; far more than concurrent partition writers make
 
 
 def storage_options(url: str) -> dict[str, str] | None:
@@ -119,16 +122,33 @@ class TableRef:
             options["predicate"] = replace_where
         elif mode == "overwrite":
             options["schema_mode"] = "overwrite"
+        write_id = uuid.uuid4().hex  # finds our commit in the history even if other writers committed after it
+        commit = CommitProperties(custom_metadata={WRITE_ID_KEY: write_id})
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 stream = pa.RecordBatchReader.from_batches(arrow.schema, _batches(arrow, self.label))
-                write_deltalake(self.uri, stream, mode=mode, storage_options=storage_options(self.uri), **options)
+                write_deltalake(
+                    self.uri,
+                    stream,
+                    mode=mode,
+                    storage_options=storage_options(self.uri),
+                    commit_properties=commit,
+                    **options,
+                )
                 break
             except (CommitFailedError, DeltaError, OSError) as err:
                 if attempt == COMMIT_ATTEMPTS or not _is_conflict(err):
                     raise
                 time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - jitter, not security
-        return DeltaTable(self.uri, storage_options=storage_options(self.uri)).version()
+        return self._committed_version(write_id)
+
+    def _committed_version(self, write_id: str) -> int:
+        """The version our commit got; lineage must name it, not a concurrent writer's later one."""
+        table = DeltaTable(self.uri, storage_options=storage_options(self.uri))
+        for entry in table.history(limit=HISTORY_SEARCH):
+            if entry.get(WRITE_ID_KEY) == write_id:
+                return entry["version"]
+        return table.version()  # pushed past the search window by a flood of writers: the best we know
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import polars as pl
 
 from pipelines.config import Contract
 from pipelines.contract import cast_from_text, silver_columns, typed_schema
-from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, SOURCE_FILE, SOURCE_LINE
+from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, RUN_ID, SOURCE_FILE, SOURCE_LINE
 from pipelines.lake import Lake
 from pipelines.lineage import Run, is_up_to_date, record
 from pipelines.pii import treat_pii
@@ -44,6 +44,7 @@ class RefineResult:
     quarantined: int = 0
     duplicates: int = 0
     silver_version: int | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def _type_failures(raw: pl.DataFrame, typed: pl.DataFrame, contract: Contract) -> pl.Series:
@@ -51,15 +52,20 @@ def _type_failures(raw: pl.DataFrame, typed: pl.DataFrame, contract: Contract) -
     reasons = [
         pl.when(raw[c.name].is_not_null() & typed[c.name].is_null()).then(pl.lit(f"{c.name}: not a valid {c.dtype}"))
         for c in contract.columns.values()
-        if c.dtype not in ("string", "category")
+        if c.dtype not in ("string", "category") and c.name in raw.columns
     ]
     return pl.select(pl.concat_str(reasons, separator="; ", ignore_nulls=True).fill_null("")).to_series()
 
 
 def _contract_failures(typed: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """Rows (by __row) that break a contract check, with the rules they broke."""
+    """Rows (by __row) that break a contract check, with the rules they broke.
+
+    Columns the contract drops as PII are never read past bronze (less memory, less exposure), so they are
+    not checked either.
+    """
+    schema = typed_schema(contract).remove_columns([c.name for c in contract.pii_columns if c.pii == "drop"])
     try:
-        typed_schema(contract).validate(typed, lazy=True)
+        schema.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases.filter(pl.col("index").is_not_null())
         return (
@@ -78,6 +84,28 @@ def _contract_failures(typed: pl.DataFrame, contract: Contract) -> pl.DataFrame:
             )
         )
     return pl.DataFrame(schema={_ROW: pl.UInt32, RULE: pl.String})
+
+
+SYSTEMATIC_SHARE = 0.5  # a rule broken by most of a file's rows means a wrong export, not a few bad records
+
+
+def systematic_failures(quarantined: pl.DataFrame, raw: pl.DataFrame) -> list[str]:
+    """Per file, rules that most of its rows break (e.g. a whole column of the wrong type), as advice to act on."""
+    per_file = raw.group_by(SOURCE_FILE).agg(pl.len().alias("total"))
+    broken = (
+        quarantined.select(SOURCE_FILE, pl.col(RULE).str.split("; "))
+        .explode(RULE)
+        .group_by(SOURCE_FILE, RULE)
+        .agg(pl.len().alias("rows"))
+        .join(per_file, on=SOURCE_FILE)
+        .filter(pl.col("rows") >= SYSTEMATIC_SHARE * pl.col("total"))
+        .sort(SOURCE_FILE, RULE)
+    )
+    return [
+        f"{file}: {rows} of {total} rows break `{rule}`. The column is wrong as a whole (shifted columns, a changed "
+        "export or type); fix the export and drop it again under a new name, or update the contract."
+        for file, rule, rows, total in broken.iter_rows()
+    ]
 
 
 def partition_filter(partition: str | None, table_label: str, available: list[str]) -> str | None:
@@ -116,37 +144,40 @@ def refine(
     if is_up_to_date(lake, run):
         return RefineResult(run.run_id, up_to_date=True, silver_version=silver.version())
 
-    raw = source.collect().sort(INGESTED_AT, SOURCE_FILE, SOURCE_LINE).with_row_index(_ROW)
+    # Only what silver or quarantine keeps is read; one full-width copy at a time keeps 1M rows under ~1.5 GiB.
+    kept = [*silver_columns(contract), SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE, RUN_ID]
+    raw = source.select(kept).sort(INGESTED_AT, SOURCE_FILE, SOURCE_LINE).collect().with_row_index(_ROW)
     if progress:
         progress(f"read {raw.height} bronze rows" + (f" from partition {partition}" if partition else ""))
-    typed = raw.with_columns(cast_from_text(c) for c in contract.columns.values())
-    type_rule = _type_failures(raw, typed, contract)
-    parsed = typed.filter(type_rule == "")
-    broken = _contract_failures(parsed, contract)
-    rules = pl.concat(
-        [
-            raw.select(_ROW).with_columns(type_rule.alias(RULE)).filter(pl.col(RULE) != ""),
-            broken.with_columns(pl.col(_ROW).cast(pl.UInt32)),
-        ]
-    )
+    typed = raw.with_columns(cast_from_text(c) for c in contract.columns.values() if c.name in raw.columns)
+    type_rule = raw.select(_ROW).with_columns(_type_failures(raw, typed, contract).alias(RULE))
+    type_rule = type_rule.filter(pl.col(RULE) != "")
+    # A row whose text did not parse is reported by that alone, not also by the checks its null then fails.
+    broken = _contract_failures(typed, contract).with_columns(pl.col(_ROW).cast(pl.UInt32))
+    rules = pl.concat([type_rule, broken.join(type_rule, on=_ROW, how="anti")])
 
-    valid = parsed.join(rules, on=_ROW, how="anti")
-    first = valid.select(pl.struct(contract.duplicate_key).is_first_distinct()).to_series()
-    silver_rows = treat_pii(valid.filter(first), contract, pii_key).select(
+    keys = typed.select(_ROW, *contract.duplicate_key).join(rules, on=_ROW, how="anti")
+    firsts = keys.filter(pl.struct(contract.duplicate_key).is_first_distinct())[_ROW]
+    silver_rows = treat_pii(typed.filter(pl.col(_ROW).is_in(firsts.implode())), contract, pii_key).select(
         *silver_columns(contract), SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE
     )
+    del typed
     quarantined = (
         treat_pii(raw.join(rules, on=_ROW), contract, pii_key)
         .drop(_ROW)
         .with_columns(pl.lit(run.run_id).alias(QUARANTINE_RUN))
     )
-
-    duplicates = valid.height - silver_rows.height
+    valid = keys.height
+    duplicates = valid - silver_rows.height
     if raw.height != silver_rows.height + quarantined.height + duplicates:
         raise RefineError(
             f"row accounting broke: bronze {raw.height} != silver {silver_rows.height} + "
             f"quarantine {quarantined.height} + duplicates {duplicates}. Nothing was written."
         )
+    warnings = tuple(systematic_failures(quarantined, raw))
+    if progress:
+        for warning in warnings:
+            progress(f"warning: {warning}")
     layout = {"mode": "overwrite", "partition_by": [INGEST_DATE], "replace_where": where}
     run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
     run.outputs[silver.label] = silver.write(silver_rows, **layout)
@@ -167,4 +198,5 @@ def refine(
         quarantined.height,
         duplicates,
         run.outputs[silver.label],
+        warnings,
     )

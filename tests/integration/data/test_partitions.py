@@ -4,6 +4,7 @@ writing different `_ingest_date` partitions of the same tables must not lose eac
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import polars as pl
 import pytest
@@ -54,7 +55,11 @@ def test_concurrent_partition_writers_keep_every_partitions_rows(three_partition
         assert quarantine.filter(pl.col(INGEST_DATE) == day).height == planted.bad_rows, day
         assert gold.filter(pl.col(INGEST_DATE) == day).height == expected, day
     runs = lake.table("lineage", LINEAGE_TABLE).read().filter(pl.col("status") == "succeeded")
-    assert runs.filter(pl.col("stage") == "refine").height == len(three_partitions)
+    refines = runs.filter(pl.col("stage") == "refine")
+    assert refines.height == len(three_partitions)
+    # each run names its own silver commit, not whichever writer happened to commit last
+    versions = [json.loads(outputs)[f"silver/{contract.dataset}"] for outputs in refines["outputs"]]
+    assert len(set(versions)) == len(three_partitions)
 
 
 def test_rerunning_one_partition_replaces_only_that_partition(three_partitions, lake, config):

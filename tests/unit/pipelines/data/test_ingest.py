@@ -99,3 +99,24 @@ def test_corrupt_file_is_refused_by_name_and_lake_untouched(tiny_raw_drop, lake,
     with pytest.raises(IngestError, match=rf"customers_2026-12-05\.csv: .*{message}"):
         ingest(config.raw_dir, lake, config.contract)
     assert lake.table("bronze", config.contract.dataset).version() == before
+
+
+def test_an_unknown_encoding_in_the_config_is_refused_by_name():
+    from pydantic import ValidationError
+
+    from pipelines.config import Storage
+
+    with pytest.raises(ValidationError, match=r"unknown encoding 'latin-9x'.*cp1252"):
+        Storage(encoding="latin-9x")
+
+
+def test_cli_ingest_refusal_exits_nonzero_with_the_files_message(tiny_raw_drop, config):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    (config.raw_dir / "customers_2026-12-06.csv").write_bytes(b"customer_id\nC1\n")
+    result = CliRunner().invoke(app, ["ingest"])
+    assert result.exit_code == 1
+    unwrapped = "".join(result.output.split())  # rich wraps long paths at the terminal width
+    assert "ingestfailed" in unwrapped and "customers_2026-12-06.csv:missingcolumn" in unwrapped

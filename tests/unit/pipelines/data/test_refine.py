@@ -3,7 +3,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.data.ingest import ingest
+from pipelines.data.ingest import SOURCE_FILE, ingest
 from pipelines.data.refine import RULE, RefineError, refine
 from tests.conftest import TEST_PII_KEY
 
@@ -80,3 +80,20 @@ def test_a_single_value_is_pseudonymised_exactly_as_in_silver(config):
     frame = pl.DataFrame({"customer_id": ["C100001", "C999999"]})
     in_table = treat_pii(frame, config.contract, TEST_PII_KEY)["customer_id"].to_list()
     assert in_table == [pseudonymize_value(v, TEST_PII_KEY) for v in frame["customer_id"]]
+
+
+def test_a_column_of_the_wrong_type_is_quarantined_and_named_per_file(tiny_raw_drop, lake, config):
+    source = tiny_raw_drop.files[0]
+    frame = pl.read_csv(source, infer_schema=False, truncate_ragged_lines=True)
+    shifted = config.raw_dir / "customers_2026-12-07.csv"
+    frame.with_columns(pl.lit("twelve").alias("tenure_months")).write_csv(shifted)
+    source.unlink()
+    ingest(config.raw_dir, lake, config.contract)
+    result = refine(lake, config.contract, TEST_PII_KEY)
+    from_file = pl.col(SOURCE_FILE) == shifted.name
+    assert lake.table("silver", config.contract.dataset).read().filter(from_file).height == 0
+    assert lake.table("quarantine", config.contract.dataset).read().filter(from_file).height == frame.height
+    assert any(
+        w.startswith(f"{shifted.name}: ") and "`tenure_months: not a valid int`" in w and "contract" in w
+        for w in result.warnings
+    )
