@@ -1,7 +1,8 @@
 """The demo's feedback loop: live traffic → prediction log → late labels → monitoring, in one minute.
 
-Half the traffic comes from after a planted price rise (monthly charges up 35 %), so the drift report has
-something real to find; labels are drawn from the demo's own churn law.
+Two thirds of the traffic come from after a planted price rise (monthly charges up 50 %: PSI ≈ 0.4, KS ≈ 0.2
+on the demo data, clear of the limits), so the drift report has something real to find; labels are drawn from
+the demo's own churn law.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from pipelines.monitor.cli import _serving_tag, print_result, record_outcomes
 from pipelines.monitor.outcomes import REQUEST_KEY
 from pipelines.monitor.run import MonitorResult, monitor, served_window
 
-PRICE_RISE = 1.35
+PRICE_RISE = 1.5
+AFTER_RISE_SHARE = 2 / 3
 
 
 def demo_traffic(config: Config, rows: int) -> pl.DataFrame:
-    """Gold records to replay; the second half after the price rise (clipped to the contract's bound)."""
+    """Gold records to replay; the last two thirds after the price rise (clipped to the contract's bound)."""
     gold = Lake(config.lake_url).table("gold", features_table_name(config.contract))
     records = gold.scan().select(config.contract.feature_names).tail(rows).collect()
     ceiling = config.contract.columns["monthly_charges"].max
@@ -61,7 +63,7 @@ def wait_for_log(config: Config, rows: int, timeout_s: float = 60) -> int:
 def feedback_demo(config: Config, base_url: str, console: Console, rows: int = 600) -> MonitorResult:
     from pipelines.demo import outcome_labels
 
-    with console.status(f"replaying {rows} customers (half after a {PRICE_RISE - 1:.0%} price rise)"):
+    with console.status(f"replaying {rows} customers ({AFTER_RISE_SHARE:.0%} after a {PRICE_RISE - 1:.0%} price rise)"):
         answered = send_traffic(base_url, demo_traffic(config, rows))
         logged = wait_for_log(config, answered)
     window = served_window(config, hours=None).filter(pl.col(REQUEST_KEY).is_not_null())
