@@ -29,7 +29,7 @@ def demo_traffic(config: Config, rows: int) -> pl.DataFrame:
     gold = Lake(config.lake_url).table("gold", features_table_name(config.contract))
     records = gold.scan().select(config.contract.feature_names).tail(rows).collect()
     ceiling = config.contract.columns["monthly_charges"].max
-    risen = pl.int_range(pl.len()) >= rows // 2
+    risen = pl.int_range(pl.len()) >= int(rows * (1 - AFTER_RISE_SHARE))
     return records.with_columns(
         pl.when(risen)
         .then((pl.col("monthly_charges") * PRICE_RISE).round(2).clip(upper_bound=ceiling))
