@@ -21,6 +21,7 @@ from pipelines.config import Config, Contract
 from pipelines.lake import Lake, TableRef
 
 logger = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 30  # how long shutdown waits for the last batch to reach the lake
 QUEUE_LIMIT = 100_000  # beyond this the writer cannot keep up: drop rows (counted) rather than grow memory
 
 
@@ -76,7 +77,7 @@ class PredictionLog:
         except queue.Full:
             self.dropped += 1
 
-    def close(self, timeout_s: float = 30) -> None:
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Stop the writer after it has written every queued row."""
         self._closed.set()
         self._thread.join(timeout_s)

@@ -21,6 +21,7 @@ from rich.console import Console
 from pipelines.config import WORK_DIR_ENV, Config
 from pipelines.ml.register import BENTOML_HOME_ENV
 from service.guard import AUTH_ENV
+from service.prediction_log import CLOSE_TIMEOUT_S
 
 READY_TIMEOUT_S = 120
 CLIENT_KEY_ENV = "MLRIG_API_KEY"  # the key `mlrig predict` sends; the server's keys are $MLRIG_API_KEYS
@@ -131,8 +132,9 @@ def wait_ready(base_url: str, process: subprocess.Popen, log_path: Path, timeout
     )
 
 
-def stop_process(process: subprocess.Popen, timeout_s: float = 20) -> None:
-    """Stop the server and its workers (its whole process group)."""
+def stop_process(process: subprocess.Popen, timeout_s: float = CLOSE_TIMEOUT_S + 15) -> None:
+    """Stop the server and its workers (its whole process group). The grace period outlasts the prediction
+    log's shutdown flush: a kill before it ends loses the last batch of logged predictions."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
