@@ -113,7 +113,13 @@ def ingest(config: ConfigOption = None) -> None:
     try:
         with console.status(f"ingesting {cfg.raw_dir}"):
             result = run_ingest(
-                cfg.raw_dir, Lake(cfg.lake_url), cfg.contract, cfg.storage.encoding, progress=_progress("ingest")
+                cfg.raw_dir,
+                Lake(cfg.lake_url),
+                cfg.contract,
+                cfg.storage.encoding,
+                progress=_progress("ingest"),
+                delimiter=cfg.storage.delimiter,
+                file_format=cfg.storage.format,
             )
     except IngestError as err:
         raise _fail("ingest", err) from err

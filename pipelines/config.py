@@ -116,6 +116,8 @@ class Storage(_Strict):
     lake: str = "lake"
     raw: str = "raw"
     encoding: str = "utf-8"  # of raw drops; ingest transcodes others (e.g. "cp1252" for Excel exports) to UTF-8
+    format: Literal["csv", "parquet", "ndjson"] = "csv"  # of raw drops (`mlrig init` detects it)
+    delimiter: str = Field(",", min_length=1, max_length=1)  # of CSV drops
 
     @model_validator(mode="after")
     def _known_encoding(self) -> Self:

@@ -7,6 +7,9 @@ training used. The generated Dockerfile lives at <bento>/env/docker/Dockerfile.
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -28,6 +31,7 @@ RUNTIME_PACKAGES = [
     "polars-hash",
 ]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = "mlrig.toml"  # the config's name inside a Bento, whatever it is called in the project
 
 
 def pinned_runtime_packages() -> list[str]:
@@ -45,29 +49,37 @@ def pinned_variants(config: Config) -> dict[str, dict]:
     }
 
 
+def build_context(config: Config, into: Path) -> Path:
+    """The Bento's sources in a folder of their own: the code, and the config as `mlrig.toml` beside it, wherever
+    the user keeps theirs (a Bento ships only files inside its build context)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in ("pipelines", "service"):
+        shutil.copytree(PROJECT_ROOT / package, into / package, ignore=ignore)
+    shutil.copy(config.source, into / SHIPPED_CONFIG)
+    return into
+
+
 def build_bento(config: Config) -> str:
-    """Build the Bento from the project folder and return its tag."""
+    """Build the Bento and return its tag."""
     import bentoml
     from bentoml._internal.bento.build_config import BentoEnvSchema
 
-    config_file = config.source.relative_to(PROJECT_ROOT) if config.source.is_relative_to(PROJECT_ROOT) else None
-    if config_file is None:
-        raise ValueError(
-            f"{config.source} is outside the project folder {PROJECT_ROOT}; a Bento can only ship "
-            "files inside it. Copy the config into the project folder."
+    # bentoml imports the service to inspect it, and the service reads the config at import: a process that
+    # built before (a notebook, a test) must not hand it the previous config's module
+    sys.modules.pop(SERVICE.split(":")[0], None)
+    with tempfile.TemporaryDirectory(prefix="mlrig-bento-") as tmp:
+        context = build_context(config, Path(tmp))
+        bento = bentoml.bentos.build(
+            SERVICE,
+            name=config.serving.service_name,
+            labels={"contract": config.contract.fingerprint, "dataset": config.contract.dataset},
+            include=["pipelines/**/*.py", "service/**/*.py", SHIPPED_CONFIG],
+            python={"packages": pinned_runtime_packages(), "lock_packages": False},
+            envs=[
+                BentoEnvSchema(name=CONFIG_ENV, value=SHIPPED_CONFIG),
+                # The image's model store has no champion pointer: pin each variant to the tag resolved now.
+                BentoEnvSchema(name=VARIANTS_ENV, value=json.dumps(pinned_variants(config))),
+            ],
+            build_ctx=str(context),
         )
-    bento = bentoml.bentos.build(
-        SERVICE,
-        name=config.serving.service_name,
-        labels={"contract": config.contract.fingerprint, "dataset": config.contract.dataset},
-        include=["pipelines/**/*.py", "service/**/*.py", str(config_file)],
-        exclude=["tests/", ".mlrig/", ".venv/", ".cache/"],
-        python={"packages": pinned_runtime_packages(), "lock_packages": False},
-        envs=[
-            BentoEnvSchema(name=CONFIG_ENV, value=str(config_file)),
-            # The image's model store has no champion pointer: pin each variant to the tag resolved now.
-            BentoEnvSchema(name=VARIANTS_ENV, value=json.dumps(pinned_variants(config))),
-        ],
-        build_ctx=str(PROJECT_ROOT),
-    )
     return str(bento.tag)

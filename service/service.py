@@ -31,7 +31,9 @@ from service.schema import Score, example_request, request_model
 
 # The config ships beside the code (project folder, or the Bento's src/); a relative path is taken from there.
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
-CONFIG = load_config(SOURCE_ROOT / os.environ.get(CONFIG_ENV, "mlrig.toml"))
+IN_BENTO = (SOURCE_ROOT.parent / "bento.yaml").is_file()  # <bento>/src/service/service.py
+# Inside a Bento the config shipped with it is the one the model was packaged for, whatever the shell says.
+CONFIG = load_config(SOURCE_ROOT / ("mlrig.toml" if IN_BENTO else os.environ.get(CONFIG_ENV, "mlrig.toml")))
 CONTRACT = CONFIG.contract
 SERVING = CONFIG.serving
 Features = request_model(CONTRACT)

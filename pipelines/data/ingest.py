@@ -77,24 +77,52 @@ def _first_long_line(data: bytes, width: int) -> int:
     return next((n for n, row in enumerate(rows, start=1) if len(row) > width), 0)
 
 
-def read_raw_file(path: Path, contract: Contract, encoding: str = "utf-8") -> tuple[pl.DataFrame, list[str]]:
+RAW_SUFFIXES = {
+    "csv": ("*.csv", "*.tsv", "*.txt"),
+    "parquet": ("*.parquet",),
+    "ndjson": ("*.ndjson", "*.jsonl", "*.json"),
+}
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Typed files (Parquet, JSON) as text, like a CSV drop: bronze keeps what was received, refine types it."""
+    return frame.select(pl.col(c).cast(pl.String) for c in frame.columns).with_columns(pl.all().replace("", None))
+
+
+def _read_typed(path: Path, file_format: str) -> pl.DataFrame:
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path}: the file is empty. Remove it or replace it with a full export.")
+    try:
+        frame = pl.read_parquet(path) if file_format == "parquet" else pl.read_ndjson(path)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise IngestError(
+            f"{path}: not readable as {file_format} ({err}). Re-export it; nothing was ingested."
+        ) from err
+    return _as_text(frame)
+
+
+def read_raw_file(
+    path: Path, contract: Contract, encoding: str = "utf-8", delimiter: str = ",", file_format: str = "csv"
+) -> tuple[pl.DataFrame, list[str]]:
     """Read one drop as text: (the contract's columns, names of extra columns that were ignored).
 
     Policy: a missing column refuses the file; an extra column is ignored (reported, not stored), so an upstream
     addition does not stop the pipeline until the contract adopts it. Short (truncated) records are kept with
     nulls and quarantined by refine; a record with more fields than the header refuses the file.
     """
+    if file_format != "csv":
+        return _checked_columns(path, _read_typed(path, file_format), contract)
     if path.stat().st_size == 0:
         raise IngestError(
             f"{path}: the file is empty. Remove it from the drop folder or replace it with a full export."
         )
     data = _utf8_bytes(path, encoding)
     try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=True)
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=True, separator=delimiter)
     except pl.exceptions.NoDataError as err:
         raise IngestError(f"{path}: no header or rows. Replace it with a full export; nothing was ingested.") from err
     except pl.exceptions.ComputeError as err:
-        header = data.split(b"\n", 1)[0].count(b",") + 1
+        header = data.split(b"\n", 1)[0].count(delimiter.encode()) + 1
         line = _first_long_line(data, header) if "more fields" in str(err) else 0
         where = f"line {line} has more fields than the {header} in the header" if line else str(err).splitlines()[0]
         raise IngestError(
@@ -105,6 +133,10 @@ def read_raw_file(path: Path, contract: Contract, encoding: str = "utf-8") -> tu
         raise IngestError(
             f"{path}: not a CSV text file ({err}). Unpack or re-export it; nothing was ingested."
         ) from err
+    return _checked_columns(path, frame, contract)
+
+
+def _checked_columns(path: Path, frame: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, list[str]]:
     missing = [c for c in contract.columns if c not in frame.columns]
     if missing:
         raise IngestError(
@@ -122,6 +154,8 @@ def ingest(
     encoding: str = "utf-8",
     ingested_at: dt.datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    delimiter: str = ",",
+    file_format: str = "csv",
 ) -> IngestResult:
     """Append every new drop in `raw_dir` to bronze in one transaction, partitioned by ingestion date.
 
@@ -130,9 +164,12 @@ def ingest(
     """
     bronze = lake.table("bronze", contract.dataset)
     run = Run(stage="ingest", contract_hash=contract.fingerprint)
-    files = sorted(raw_dir.glob("*.csv"))
+    patterns = RAW_SUFFIXES[file_format]
+    files = sorted({f for pattern in patterns for f in raw_dir.glob(pattern)})
     if not files:
-        raise IngestError(f"no *.csv drops in {raw_dir}. Put raw files there (or run `mlrig generate` for demo data).")
+        raise IngestError(
+            f"no {'/'.join(patterns)} drops in {raw_dir}. Put raw files there (or run `mlrig generate` for demo data)."
+        )
     seen = set(bronze.scan().select(SOURCE_SHA).unique().collect()[SOURCE_SHA]) if bronze.exists() else set()
     now = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parts, skipped, ignored = [], 0, {}
@@ -141,7 +178,7 @@ def ingest(
         if sha in seen:
             skipped += 1
             continue
-        frame, extra = read_raw_file(path, contract, encoding)
+        frame, extra = read_raw_file(path, contract, encoding, delimiter, file_format)
         if extra:
             ignored[path.name] = extra
         if progress:

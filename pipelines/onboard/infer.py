@@ -24,6 +24,7 @@ BOUND_QUANTILES = (0.01, 0.99)  # bounds from the bulk of the data, so a few typ
 ID_UNIQUE_SHARE = 0.95
 BOOL_TOKENS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
 POSITIVE_TOKENS = ("1", "true", "yes", "y", "t", "churned", "fraud", "default", "positive", "bad")
+VALUE_HINTS = ("amount", "charge", "revenue", "price", "value", "balance", "spend", "income", "fee")
 TIME_HINTS = ("snapshot", "event", "created", "updated", "timestamp", "date", "time", "_at", "day")
 
 
@@ -67,6 +68,8 @@ class ProposedContract:
     event_time: str | None
     columns: list[ProposedColumn]
     rows_sampled: int
+    segment_by: list[str] = field(default_factory=list)  # [business] and model.slices
+    value_column: str | None = None  # [business]: what one record is worth per period
 
 
 def _parses(values: pl.Series, dtype: pl.DataType) -> float:
@@ -205,4 +208,30 @@ def infer_contract(
     event_time = _event_time(columns)
     if event_time:
         by_name[event_time].role = "timestamp"
-    return ProposedContract(dataset, target, positive_class, entity_key, event_time, columns, sample.height)
+    return ProposedContract(
+        dataset,
+        target,
+        positive_class,
+        entity_key,
+        event_time,
+        columns,
+        sample.height,
+        _segments(columns),
+        _value_column(columns),
+    )
+
+
+def _segments(columns: list[ProposedColumn]) -> list[str]:
+    """The two categorical features with the fewest levels: the first cut people ask for, and the slices the
+    gate compares."""
+    categorical = [c for c in columns if c.role == "feature" and c.dtype == "category" and len(c.allowed or []) > 1]
+    return [c.name for c in sorted(categorical, key=lambda c: len(c.allowed or []))[:2]]
+
+
+def _value_column(columns: list[ProposedColumn]) -> str | None:
+    money = [
+        c.name
+        for c in columns
+        if c.role == "feature" and c.dtype == "float" and any(hint in c.name.lower() for hint in VALUE_HINTS)
+    ]
+    return money[0] if money else None

@@ -1,8 +1,9 @@
 """Writes a proposed contract into the project config, with the reason for every choice as a comment, and
 tells what changed when a contract is already there instead of silently replacing it.
 
-Only `[contract]` and `[source]` are written; the rest of the config (storage, model, serving, …) is kept as
-the user has it, comments included (tomlkit round-trips them).
+Only `[contract]`, how raw files are read (`[storage]`) and the settings that name columns are written; the
+rest of the config (lake, model, serving, …) is kept as the user has it, comments included (tomlkit round-trips
+them).
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from pipelines.onboard.infer import ProposedContract
 from pipelines.onboard.sniff import Sample
 
 
-def source_table(sample: Sample) -> Table:
-    table = tomlkit.table()
-    table.add(tomlkit.comment("How the raw files are read: detected by `mlrig init` from the sample."))
-    table.add("format", sample.format)
-    if sample.delimiter:
-        table.add("delimiter", sample.delimiter)
-    if sample.encoding:
-        table.add("encoding", sample.encoding)
-    return table
+def _set_storage(document: tomlkit.TOMLDocument, sample: Sample) -> None:
+    """How the raw files are read, as detected from the sample: [storage] is where ingest looks."""
+    storage = document.setdefault("storage", tomlkit.table())
+    storage["format"] = sample.format
+    for key, value in (("delimiter", sample.delimiter), ("encoding", sample.encoding)):
+        if value:
+            storage[key] = value
+        elif key in storage:
+            del storage[key]
 
 
 def contract_table(proposed: ProposedContract) -> Table:
@@ -63,14 +64,41 @@ def contract_table(proposed: ProposedContract) -> Table:
     return table
 
 
+def _set_names(document: tomlkit.TOMLDocument, dataset: str) -> None:
+    """A new dataset gets its own model and service names, so its models never mix with another's in a store."""
+    name = dataset.replace("_", "-")
+    for section, key, value in (
+        ("project", "name", dataset),
+        ("model", "name", f"{name}-classifier"),
+        ("serving", "service_name", f"{name}-scorer"),
+    ):
+        if section in document:
+            document[section][key] = value
+
+
+def _set_column_settings(document: tomlkit.TOMLDocument, proposed: ProposedContract) -> None:
+    """Settings elsewhere that name columns ([business], model.slices) must name this contract's columns."""
+    business = document.setdefault("business", tomlkit.table())
+    business["segment_by"] = proposed.segment_by
+    if proposed.value_column:
+        business["value_column"] = proposed.value_column
+    elif "value_column" in business:
+        del business["value_column"]
+    model = document.get("model")
+    if model is not None and "slices" in model:
+        model["slices"] = proposed.segment_by
+
+
 def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:
-    """The base config's text with [source] and [contract] replaced by the proposal."""
+    """The base config's text with [contract] replaced by the proposal, [storage] reading the files as
+    sampled, and the settings that name columns pointed at this contract's."""
     document = tomlkit.parse(base)
-    for key in ("source", "contract"):
-        if key in document:
-            del document[key]
-    document.add("source", source_table(sample))
+    if "contract" in document:
+        del document["contract"]
+    _set_storage(document, sample)
     document.add("contract", contract_table(proposed))
+    _set_column_settings(document, proposed)
+    _set_names(document, proposed.dataset)
     return tomlkit.dumps(document)
 
 
