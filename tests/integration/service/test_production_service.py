@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import hypothesis
@@ -144,6 +145,25 @@ def test_traffic_splits_by_weight_and_matches_the_router(ab_server, record):
 def test_requests_without_a_key_still_split(ab_server, record):
     seen = Counter(post(ab_server, "/score", record).json()["variant"] for _ in range(60))
     assert set(seen) == set(WEIGHTS)
+
+
+def test_concurrent_requests_each_get_their_own_answer(ab_server, config):
+    """Concurrent single-row requests are batched on the model call: no answer may land on the wrong request."""
+    import bentoml
+    import joblib
+    import pandas as pd
+
+    from pipelines.data.features import features_table_name
+    from pipelines.lake import Lake
+    from pipelines.ml.register import MODEL_FILE
+
+    gold = Lake(config.lake_url).table("gold", features_table_name(config.contract))
+    records = gold.scan().select(config.contract.feature_names).head(48).collect().to_dicts()
+    model = joblib.load(bentoml.models.get(ab_server.tags["a"]).path_of(MODEL_FILE))  # b is the same artifact
+    expected = model.predict_proba(pd.DataFrame(records))[:, 1]
+    with httpx.Client() as client, ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda r: post(ab_server, "/score", r, client=client).json(), records))
+    assert [a["probability"] for a in answers] == pytest.approx(list(expected), rel=1e-9)
 
 
 def test_metrics_carry_variant_labels(ab_server):
