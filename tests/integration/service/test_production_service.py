@@ -16,6 +16,7 @@ import hypothesis
 import polars as pl
 import pytest
 import schemathesis
+from schemathesis.generation import GenerationMode
 
 from pipelines.config import VariantSettings
 from service.prediction_log import predictions_table
@@ -182,18 +183,19 @@ def test_fuzzed_requests_from_the_openapi_document_never_get_5xx(ab_server):
     scored = [op for op in operations if op.path in ("/score", "/score_batch")]
     assert len(scored) == 2
 
-    for operation in scored:
-        fuzz_without_server_errors(ab_server.url, operation)
+    for operation in scored:  # valid bodies, then bodies that break the schema on purpose
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            fuzz_without_server_errors(ab_server.url, operation, mode)
 
 
-def fuzz_without_server_errors(url: str, operation) -> None:
-    @hypothesis.given(case=operation.as_strategy())
+def fuzz_without_server_errors(url: str, operation, mode: GenerationMode) -> None:
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     @hypothesis.settings(
-        max_examples=40, deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
+        max_examples=25, deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
     )
     def no_server_error(case):
         response = case.call(base_url=url, headers=AUTH, timeout=30)
-        assert response.status_code < 500, f"{operation.path}: {response.status_code} {response.text[:300]}"
+        assert response.status_code < 500, f"{operation.path} ({mode}): {response.status_code} {response.text[:300]}"
 
     no_server_error()
 
