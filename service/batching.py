@@ -4,7 +4,8 @@ BentoML's own batching could not be used here: a batched call loses each request
 key, the request id), and its `max_latency_ms` is a deadline that sheds load as 503s. This batcher is adaptive
 instead: the guard counts the /score requests in flight, and the rows waiting for the model are scored as soon
 as every request in flight is waiting (so a lone request never waits), when `max_batch_size` rows wait, or at
-the latest `max_latency_ms` after the first one arrived.
+the latest `max_latency_ms` after the first one arrived. The model runs in a thread, one batch at a time, so
+requests that arrive during a model call form the next batch, which starts as soon as the call ends.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class RowBatcher:
         self.in_flight = in_flight
         self._pending: list[tuple[str, dict, asyncio.Future]] = []
         self._deadline: asyncio.TimerHandle | None = None
+        self._running = False
+        self._task: asyncio.Task | None = None  # kept so the running batch is not garbage-collected
         in_flight.on_leave.append(self._maybe_flush)
 
     async def score(self, key: str, row: dict) -> Any:
@@ -65,19 +68,31 @@ class RowBatcher:
             self._flush()
 
     def _flush(self) -> None:
+        """Start a model call with the waiting rows, unless one is running: its end starts the next."""
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        batch, self._pending = self._pending, []
-        for key in dict.fromkeys(k for k, _, _ in batch):
-            group = [(row, future) for k, row, future in batch if k == key]
-            try:
-                results = self.score_rows(key, [row for row, _ in group])
-            except Exception as err:  # every waiting request gets the error, none hangs
-                for _, future in group:
+        if self._running or not self._pending:
+            return
+        batch, self._pending = self._pending[: self.max_batch_size], self._pending[self.max_batch_size :]
+        self._running = True
+        self._task = asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: list[tuple[str, dict, asyncio.Future]]) -> None:
+        try:
+            for key in dict.fromkeys(k for k, _, _ in batch):
+                group = [(row, future) for k, row, future in batch if k == key]
+                try:
+                    # In a thread: the event loop keeps taking requests, which make up the next batch.
+                    results = await asyncio.to_thread(self.score_rows, key, [row for row, _ in group])
+                except Exception as err:  # every waiting request gets the error, none hangs
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(err)
+                    continue
+                for (_, future), result in zip(group, results, strict=True):
                     if not future.done():
-                        future.set_exception(err)
-                continue
-            for (_, future), result in zip(group, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                        future.set_result(result)
+        finally:
+            self._running = False
+            self._flush()  # rows that arrived meanwhile have waited one model call: they go now
