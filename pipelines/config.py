@@ -182,9 +182,9 @@ class ServingSettings(_Strict):
     auth: Literal["required", "disabled"] = "required"
     api_keys_file: str | None = None
     cors_origins: tuple[str, ...] = ()  # no CORS headers unless origins are listed
-    # Adaptive batching of single-row requests on the model call (BentoML's dispatcher).
+    # Adaptive batching of single-row /score requests on the model call (service/batching.py).
     max_batch_size: int = Field(64, ge=2)
-    max_latency_ms: int = Field(1000, ge=1)
+    max_latency_ms: int = Field(25, ge=1)  # a bound only: a batch goes as soon as every request in flight waits
     # Prediction log: appended to the lake's predictions table by a background thread, in batches.
     log_predictions: bool = True
     log_flush_rows: int = Field(1000, ge=1)

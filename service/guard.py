@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import ServingSettings
+from service.batching import InFlight
 from service.metrics import NO_VARIANT, serving_metrics
 
 API_KEYS_ENV = "MLRIG_API_KEYS"  # comma-separated
@@ -63,9 +64,12 @@ def _reject_constant(value: str) -> None:
 class RequestGuard:
     """Wraps the BentoML app; `paths` are the prediction routes it guards."""
 
-    def __init__(self, app: Any, paths: tuple[str, ...], settings: ServingSettings) -> None:
+    def __init__(
+        self, app: Any, paths: tuple[str, ...], settings: ServingSettings, in_flight: dict[str, InFlight] | None = None
+    ) -> None:
         self.app = app
         self.paths = frozenset(paths)
+        self.in_flight = in_flight or {}  # routes whose batcher needs to know how many requests are under way
         self.max_body_bytes = settings.max_body_bytes
         # Read when the server builds its app, never at import: `bentoml build` imports the service without keys.
         self.keys = api_keys(settings) if auth_required(settings) else None  # None: authentication disabled
@@ -121,7 +125,15 @@ class RequestGuard:
             replayed = True
             return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-        await self.app(scope, replay, send)
+        counter = self.in_flight.get(scope["path"])
+        if counter is None:
+            await self.app(scope, replay, send)
+            return
+        counter.enter()
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            counter.leave()
 
     def _authorized(self, header: bytes) -> bool:
         scheme, _, token = header.partition(b" ")

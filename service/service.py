@@ -23,6 +23,7 @@ from pipelines.config import CONFIG_ENV, load_config
 from pipelines.ml.evaluate import DECISION_THRESHOLD
 from pipelines.ml.register import MODEL_FILE
 from pipelines.pii import PiiKeyError, pii_key, pseudonymize_value
+from service.batching import SCORE_IN_FLIGHT, RowBatcher
 from service.guard import RequestGuard
 from service.metrics import serving_metrics
 from service.prediction_log import PredictionLog, log_schema, loggable_inputs, predictions_table
@@ -66,6 +67,11 @@ class _Scorer:
         )
         self.metrics = serving_metrics()
         self.pii_key = _pii_key_or_none()
+        self.batcher = RowBatcher(
+            lambda variant, rows: self._score_rows("/score", variant, rows),
+            SERVING.max_batch_size,
+            SERVING.max_latency_ms,
+        )
         warm_up = pd.DataFrame([example_request(CONTRACT)])
         for name in self.models:  # ready means every variant has answered once
             self._probabilities(name, warm_up)
@@ -84,29 +90,38 @@ class _Scorer:
     def _probabilities(self, variant: str, frame: pd.DataFrame) -> Any:
         return self.models[variant].predict_proba(frame[CONTRACT.feature_names])[:, 1]
 
-    def _answer(self, route: str, records: list[dict], ctx: bentoml.Context) -> list[Score]:
-        """Route, score, log: the one path both endpoints take."""
-        started = time.perf_counter()
+    def _route(self, ctx: bentoml.Context) -> tuple[str, str, str | None]:
+        """The request id (the client's or a new one), the variant that answers (both echoed in the headers) and
+        the request key as the log keeps it: keyed-hashed like silver's entity key, so late outcomes can join."""
         headers = ctx.request.headers
         request_id = headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        variant = self.router.choose(headers.get(REQUEST_KEY_HEADER))
-        frame = pd.DataFrame(records)
-        probabilities = self._probabilities(variant, frame)
-        scores = [self._score(variant, p) for p in probabilities]
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self.metrics.batch_size.labels(route, variant).observe(len(records))
+        request_key = headers.get(REQUEST_KEY_HEADER)
+        variant = self.router.choose(request_key)
         ctx.response.headers["x-model-variant"] = variant
         ctx.response.headers[REQUEST_ID_HEADER] = request_id
-        request_key = headers.get(REQUEST_KEY_HEADER)
         logged_key = pseudonymize_value(request_key, self.pii_key) if request_key and self.pii_key else None
-        self._log(route, request_id, logged_key, variant, False, records, probabilities, elapsed_ms)
+        return request_id, variant, logged_key
+
+    def _score_rows(self, route: str, variant: str, records: list[dict]) -> list[tuple[float, dict[str, float]]]:
+        """One model call per variant for `records`: each row's probability and its shadows' probabilities."""
+        frame = pd.DataFrame(records)
+        probabilities = self._probabilities(variant, frame)
+        self.metrics.batch_size.labels(route, variant).observe(len(records))
+        shadows = {name: self._probabilities(name, frame) for name in self.router.shadows}
+        for name in shadows:
+            self.metrics.shadow.labels(name).inc(len(records))
+        return [(float(p), {name: float(s[i]) for name, s in shadows.items()}) for i, p in enumerate(probabilities)]
+
+    def _answer(
+        self, route: str, routed: tuple[str, str, str | None], records: list[dict], scored: list, started: float
+    ) -> list[Score]:
+        request_id, variant, request_key = routed
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._log(route, request_id, request_key, variant, False, records, [p for p, _ in scored], elapsed_ms)
         for shadow in self.router.shadows:
-            shadow_started = time.perf_counter()
-            shadow_probabilities = self._probabilities(shadow, frame)
-            shadow_ms = (time.perf_counter() - shadow_started) * 1000
-            self.metrics.shadow.labels(shadow).inc(len(records))
-            self._log(route, request_id, logged_key, shadow, True, records, shadow_probabilities, shadow_ms)
-        return scores
+            scores = [s[shadow] for _, s in scored]
+            self._log(route, request_id, request_key, shadow, True, records, scores, elapsed_ms)
+        return [self._score(variant, p) for p, _ in scored]
 
     def _score(self, variant: str, probability: float) -> Score:
         return Score(
@@ -151,10 +166,14 @@ class _Scorer:
             self.log.close()
 
     @bentoml.api(route="/score")
-    def score(self, features: Features, /, ctx: bentoml.Context) -> Score:  # type: ignore[valid-type]  # from the contract
+    async def score(self, features: Features, /, ctx: bentoml.Context) -> Score:  # type: ignore[valid-type]  # from the contract
         """Score one record: the body is the record's features. Optional headers: `X-Request-Key` (sticky A/B
         routing, e.g. a customer id), `X-Request-Id` (echoed, and logged with the prediction)."""
-        return self._answer("/score", [features.model_dump()], ctx)[0]
+        started = time.perf_counter()
+        routed = self._route(ctx)
+        record = features.model_dump()
+        scored = await self.batcher.score(routed[1], record)  # adaptive batching with concurrent requests
+        return self._answer("/score", routed, [record], [scored], started)[0]
 
     @bentoml.api(route="/score_batch")
     def score_batch(
@@ -163,7 +182,10 @@ class _Scorer:
         ctx: bentoml.Context,
     ) -> list[Score]:
         """Score up to `serving.max_batch_rows` records in one call: {"records": [...]}; one variant answers all."""
-        return self._answer("/score_batch", [r.model_dump() for r in records], ctx)
+        started = time.perf_counter()
+        routed = self._route(ctx)
+        rows = [r.model_dump() for r in records]
+        return self._answer("/score_batch", routed, rows, self._score_rows("/score_batch", routed[1], rows), started)
 
 
 # One model reference per variant, on the class, so the Bento records every model it ships.
@@ -181,4 +203,5 @@ Scorer.add_asgi_middleware(
     RequestGuard,
     paths=PREDICTION_ROUTES,
     settings=SERVING,
+    in_flight={"/score": SCORE_IN_FLIGHT},
 )
