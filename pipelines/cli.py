@@ -251,5 +251,9 @@ def stop(config: ConfigOption = None) -> None:
 
 # Command groups live beside the code they drive, one Typer app each, registered here.
 
+from infra.images.cli import image_app  # noqa: E402  # groups register after the stage commands
+
+app.add_typer(image_app, name="image")
+
 if __name__ == "__main__":
     app()

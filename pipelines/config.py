@@ -126,6 +126,19 @@ class ServingSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, ge=1024)
 
 
+class ImagesSettings(_Strict):
+    """Container images: the pinned base, how a local base is made, names and the non-root user."""
+
+    base_image: str = "localhost/mlrig-base:bookworm-py311-2"
+    base_suite: str = "bookworm"
+    base_packages: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates", "libgomp1")
+    debian_mirror: str = "http://deb.debian.org/debian"
+    registry: str = "ghcr.io/mlrig"
+    serving_name: str = "churn-scorer"
+    pipeline_name: str = "mlrig-pipeline"
+    user_uid: int = Field(10001, ge=1)  # never 0: the images run as a non-root user
+
+
 class ProjectInfo(_Strict):
     name: str
     description: str = ""
@@ -137,6 +150,7 @@ class Config(_Strict):
     contract: Contract
     model: ModelSettings
     serving: ServingSettings
+    images: ImagesSettings = ImagesSettings()
     source: Path = Path("mlrig.toml")
 
     @property
