@@ -30,7 +30,10 @@ def test_push_then_pull_back_by_digest(engine, serving_image: str, local_registr
     )
     assert manifest.status_code == 200  # the registry holds it under that digest
 
-    assert registry.pull(engine, reference) == engine.images.get(serving_image).id
+    try:
+        assert registry.pull(engine, reference) == engine.images.get(serving_image).id
+    finally:  # the registry is gone after the test: drop its name from the engine (the image stays)
+        engine.images.remove(f"{repository}:{TEST_TAG}")
 
 
 def test_a_registry_that_is_not_there_fails_with_the_target_named(engine, serving_image: str):
