@@ -115,7 +115,7 @@ class DataSettings:
         defaults = {"ingest": "0 2 * * *", "refine": "30 2 * * *", "features": "0 3 * * *", "report": "30 3 * * *"}
         return cls(
             platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.infra.registry}/{cfg.infra.pipeline_image}"),
+            image=_image(c, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
             schedules={s: c.get(f"{s}Schedule") or defaults[s] for s in cls.STAGES},
             deadline_seconds=c.get_int("deadlineSeconds") or 3600,
             backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 2,
@@ -141,7 +141,7 @@ class MlSettings:
         cfg = project_config()
         return cls(
             platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.infra.registry}/{cfg.infra.pipeline_image}"),
+            image=_image(c, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
             train_schedule=c.get("trainSchedule") or "0 5 * * 1",
             deadline_seconds=c.get_int("deadlineSeconds") or 7200,
             backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 1,
@@ -185,7 +185,7 @@ class ServingSettings:
                 raise ValueError("abTest is on: `variants` needs at least two entries ({name, modelTag})")
         return cls(
             platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.infra.registry}/{cfg.serving.service_name}"),
+            image=_image(c, f"{cfg.images.registry}/{cfg.serving.service_name}"),
             port=cfg.serving.port,
             replicas=c.get_int("replicas") or 1,
             max_replicas=c.get_int("maxReplicas") or 3,

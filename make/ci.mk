@@ -11,8 +11,10 @@ PULUMI_PROJECTS ?= platform data ml serving
 STACK ?= dev
 URL ?= http://127.0.0.1:$(PORT)
 TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
-# CD passes ghcr.io/<owner>/<repo>/churn-scorer
-IMAGE ?= mlrig/churn-scorer
+# `mlrig image build serving --tag TAG` names the image <serving.service_name>:TAG; the stacks deploy
+# <images.registry>/<serving.service_name>:TAG. Both names come from mlrig.toml (evaluated only when used).
+IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as c; print(c().serving.service_name)')
+DEPLOYED_IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as l; c = l(); print(f"{c.images.registry}/{c.serving.service_name}")')
 KIND_CLUSTER ?= mlrig-e2e
 # where the serving project puts the Service (reconciled with infra/serving)
 E2E_NAMESPACE ?= mlrig
@@ -78,7 +80,8 @@ rollback: install ## pulumi up the serving project on STACK with the tag the las
 # kind end-to-end: a throwaway cluster (made by helm/kind-action in CI, or `kind create cluster` here),
 # a local Pulumi backend under .cache/, all four projects up on `dev`, a smoke through the Service, destroy.
 kind-up: install ## kind e2e: load IMAGE:TAG into kind, pulumi up platform, data, ml, serving on dev (local backend)
-	kind load docker-image $(IMAGE):$(TAG) --name $(KIND_CLUSTER)
+	docker tag $(IMAGE):$(TAG) $(DEPLOYED_IMAGE):$(TAG)
+	kind load docker-image $(DEPLOYED_IMAGE):$(TAG) --name $(KIND_CLUSTER)
 	mkdir -p .cache/pulumi-state
 	pulumi login --local --cloud-url file://$(abspath .cache/pulumi-state)
 	for project in $(filter-out serving,$(PULUMI_PROJECTS)); do \

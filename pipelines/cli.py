@@ -455,5 +455,9 @@ app.command("init")(onboard_cli.init)
 app.add_typer(release_app)
 app.add_typer(monitor_app)  # no name: outcomes, monitor, retrain are top-level commands
 
+from infra.images.cli import image_app  # noqa: E402  # groups register after the stage commands
+
+app.add_typer(image_app, name="image")
+
 if __name__ == "__main__":
     app()

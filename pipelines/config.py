@@ -228,13 +228,6 @@ class MonitoringSettings(_Strict):
         )
 
 
-class InfraSettings(_Strict):
-    """Where the images live: one place for their names; CD sets the tag (or digest) per stack."""
-
-    registry: str = "ghcr.io/mlrig"
-    pipeline_image: str = "mlrig-pipeline"  # runs `mlrig <stage>`; the service image is named serving.service_name
-
-
 class ReleaseSettings(_Strict):
     """Post-deploy checks and rollback (`mlrig smoke | deploy | rollback`)."""
 
@@ -254,6 +247,18 @@ class BusinessSettings(_Strict):
     value_periods: int = Field(12, ge=1)  # value at stake counted over this many periods
 
 
+class ImagesSettings(_Strict):
+    """Container images: the pinned base, how a local base is made, names and the non-root user."""
+
+    base_image: str = "localhost/mlrig-base:bookworm-py311-2"
+    base_suite: str = "bookworm"
+    base_packages: tuple[str, ...] = ("python3", "python3-venv", "ca-certificates", "libgomp1")
+    debian_mirror: str = "http://deb.debian.org/debian"
+    registry: str = "ghcr.io/mlrig"
+    pipeline_name: str = "mlrig-pipeline"
+    user_uid: int = Field(10001, ge=1)  # never 0: the images run as a non-root user
+
+
 class ProjectInfo(_Strict):
     name: str
     description: str = ""
@@ -267,10 +272,10 @@ class Config(_Strict):
     serving: ServingSettings
     monitoring: MonitoringSettings = MonitoringSettings()
     business: BusinessSettings = BusinessSettings()
-    infra: InfraSettings = InfraSettings()
     release: ReleaseSettings = ReleaseSettings()
     gate: GateSettings = GateSettings()
     tuning: TuningSettings = TuningSettings()
+    images: ImagesSettings = ImagesSettings()
     source: Path = Path("mlrig.toml")
 
     @model_validator(mode="after")

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from infra.settings import Sizing
+from pipelines.config import load_config
 
-NON_ROOT_UID = 1034  # the BentoML image's `bentoml` user; the pipeline image uses the same uid
+# The uid both images are built to run as ([images] user_uid): pods run as the user that owns the image's files.
+NON_ROOT_UID = load_config(Path(__file__).resolve().parents[2] / "mlrig.toml").images.user_uid
 LAKE_ACCESS_LABEL = "mlrig.io/lake-access"  # pods with this label may reach the object store
 
 

@@ -20,7 +20,7 @@ SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+
 # Provided by other areas' make/*.mk and command groups, being written in parallel; the lead reconciles
 # names at merge, and then this list empties (a name that is now defined here is reported below).
 OTHER_AREA_TARGETS: dict[str, str] = {}
-OTHER_AREA_COMMANDS = {"image": "images"}
+OTHER_AREA_COMMANDS: dict[str, str] = {}
 
 
 def _load(name: str) -> dict:

@@ -18,7 +18,7 @@ def good_container(**overrides) -> dict:
         "name": "app",
         "image": "ghcr.io/mlrig/churn-scorer:0.1.0",
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 1034, "allowPrivilegeEscalation": False},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False},
         "env": [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
         **overrides,
     }
@@ -82,12 +82,12 @@ def test_root_or_unknown_users_are_refused(context):
 
 def test_the_pod_level_non_root_setting_counts():
     props = deployment(good_container(securityContext={"allowPrivilegeEscalation": False}))
-    props["spec"]["template"]["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1034}
+    props["spec"]["template"]["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": 10001}
     assert rules.violations(rules.validate_non_root, DEPLOYMENT, props) == []
 
 
 def test_privilege_escalation_is_refused():
-    context = {"runAsNonRoot": True, "runAsUser": 1034}
+    context = {"runAsNonRoot": True, "runAsUser": 10001}
     found = rules.violations(rules.validate_non_root, DEPLOYMENT, deployment(good_container(securityContext=context)))
     assert found == ["container 'app': set allowPrivilegeEscalation: false and privileged: false"]
 
