@@ -76,6 +76,10 @@ def _unwrap(value: Any, path: str, secrets: list[str]) -> Any:
         return {k: _unwrap(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        # the engine carries every number as a protobuf double; the provider turns integral ones back into the
+        # integers the Kubernetes schema asks for (runAsUser: 10001, not 10001.0), and so do we
+        return int(value)
     return value
 
 
