@@ -23,6 +23,7 @@ DATA_CRONJOBS = "cronJobs"
 
 # ml: the training CronJob, and the tuning Job when a study database is configured
 ML_TRAIN_CRONJOB = "trainCronJob"
+ML_RETRAIN_CRONJOB = "retrainCronJob"  # monitoring: retrains (through the gate) when drift or outcomes ask for it
 ML_TUNING_JOB = "tuningJob"
 
 # serving: where the model answers, and which variants run
@@ -45,6 +46,6 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         PLATFORM_SERVING_SERVICE_ACCOUNT,
     ),
     "data": (DATA_CRONJOBS,),
-    "ml": (ML_TRAIN_CRONJOB, ML_TUNING_JOB),
+    "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB),
     "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG),
 }

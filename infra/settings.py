@@ -128,6 +128,7 @@ class MlSettings:
     platform_stack: str
     image: str
     train_schedule: str = "0 5 * * 1"
+    retrain_schedule: str = "30 * * * *"  # hourly: monitor the served traffic, retrain through the gate if needed
     deadline_seconds: int = 7200
     backoff_limit: int = 1
     sizing: Sizing = field(default_factory=Sizing)
@@ -143,6 +144,7 @@ class MlSettings:
             platform_stack=_stack_ref(c, "platform"),
             image=_image(c, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
             train_schedule=c.get("trainSchedule") or "0 5 * * 1",
+            retrain_schedule=c.get("retrainSchedule") or "30 * * * *",
             deadline_seconds=c.get_int("deadlineSeconds") or 7200,
             backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 1,
             sizing=Sizing.read(c, "train"),

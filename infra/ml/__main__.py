@@ -1,4 +1,5 @@
-"""ML: training as a CronJob (train → gate → register → export, in one `mlrig train` run) and, when a study
+"""ML: scheduled training (`mlrig retrain --force`: train, then the blocking gate), the monitoring loop
+(`mlrig retrain`: drift and outcomes, retraining through the gate only when they ask for it) and, when a study
 database is configured (the `tuningDbUrl` secret), Optuna tuning workers as one Indexed Job sharing that study.
 
 Reads from the platform stack: namespace, lake settings (lake and models URLs, S3 client), store credentials, identity.
@@ -50,8 +51,10 @@ def step(name: str, args: tuple[str, ...], **job: object) -> HardenedJob:
     )
 
 
-train = step("train", ("train",), schedule=settings.train_schedule)
+train = step("train", ("retrain", "--force"), schedule=settings.train_schedule)
+retrain = step("retrain", ("retrain",), schedule=settings.retrain_schedule)
 pulumi.export(outputs.ML_TRAIN_CRONJOB, train.name)
+pulumi.export(outputs.ML_RETRAIN_CRONJOB, retrain.name)
 
 tuning_name: pulumi.Input[str] = ""
 if settings.tuning_db_url is not None:

@@ -141,11 +141,15 @@ def retrain(
     cfg = _config(config)
     try:
         result = monitor(cfg, _serving_tag(cfg), hours)
-    except MonitorError as err:
-        console.print(f"[red]retrain failed:[/] {err}")
-        raise typer.Exit(1) from err
-    print_result(result)
-    if not (result.decision.retrain or force):
+        print_result(result)
+        needed = result.decision.retrain
+    except MonitorError as err:  # nothing served yet: only a forced (scheduled) retraining goes ahead
+        if not force:
+            console.print(f"[red]retrain failed:[/] {err}")
+            raise typer.Exit(1) from err
+        console.print(f"retrain: no monitoring verdict ({err}); retraining because of --force")
+        needed = True
+    if not (needed or force):
         console.print("retrain: not needed")
         return
     try:
