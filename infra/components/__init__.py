@@ -1,5 +1,6 @@
 """The component library the four Pulumi projects compose: each hardened resource is written once, here."""
 
+from infra.components.dashboard import GrafanaDashboard, GrafanaDashboardArgs
 from infra.components.endpoint import ModelEndpoint, ModelEndpointArgs
 from infra.components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from infra.components.job import HardenedJob, HardenedJobArgs
@@ -9,6 +10,8 @@ from infra.components.pod import ContainerArgs
 
 __all__ = [
     "ContainerArgs",
+    "GrafanaDashboard",
+    "GrafanaDashboardArgs",
     "HardenedJob",
     "HardenedJobArgs",
     "ModelEndpoint",

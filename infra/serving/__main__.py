@@ -1,13 +1,16 @@
 """Serving: the BentoML image as a ModelEndpoint (a Deployment per model variant when A/B is on, HPA, PDB,
-Service, network policy, an Ingress when a domain is set), probes on the service's own /livez and /readyz.
+Service, network policy, an Ingress when a domain is set), probes on the service's own /livez and /readyz,
+and the Grafana dashboard of its metrics and of drift.
 
 Reads from the platform stack: namespace, lake settings (models URL, S3 client), store credentials, serving identity.
 """
 
+from pathlib import Path
+
 import pulumi
 
 from infra import outputs
-from infra.components import ModelEndpoint, ModelEndpointArgs
+from infra.components import GrafanaDashboard, GrafanaDashboardArgs, ModelEndpoint, ModelEndpointArgs
 from infra.settings import ServingSettings
 
 settings = ServingSettings.from_stack_config()
@@ -36,6 +39,14 @@ endpoint = ModelEndpoint(
         ingress_class=settings.ingress_class,
         tls_secret=settings.tls_secret,
         ingress_namespace=settings.ingress_namespace,
+    ),
+)
+
+dashboard = GrafanaDashboard(
+    "mlrig",
+    GrafanaDashboardArgs(
+        namespace=platform.require_output(outputs.PLATFORM_NAMESPACE),
+        dashboard_json=(Path(__file__).resolve().parent.parent / "dashboards" / "mlrig.json").read_text(),
     ),
 )
 

@@ -306,6 +306,7 @@ def test_components_are_typed_mlrig_area_noun(stack_runs):
         "mlrig:platform:WorkloadIdentity",
         "mlrig:batch:HardenedJob",
         "mlrig:serving:ModelEndpoint",
+        "mlrig:monitoring:GrafanaDashboard",
     }
 
 
@@ -313,3 +314,40 @@ def test_components_are_typed_mlrig_area_noun(stack_runs):
 def test_each_program_reads_like_a_bill_of_materials(project):
     program = (INFRA_DIR / project / "__main__.py").read_text()
     assert program.startswith('"""') and len(program.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_ml_training_always_passes_the_gate_and_monitoring_retrains_on_demand(stack_runs, stack):
+    """A scheduled training that only registered would never serve; the monitoring loop closes in the cluster."""
+    cronjobs = {d.name: d.inputs["spec"] for d in stack_runs[("ml", stack)].mocks.of_type(":CronJob")}
+    args = {
+        name: spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        for name, spec in cronjobs.items()
+    }
+    assert args == {"ml-train": ["retrain", "--force"], "ml-retrain": ["retrain"]}
+    assert cronjobs["ml-retrain"]["schedule"] == "30 * * * *"
+    assert stack_runs[("ml", stack)].exports[outputs.ML_RETRAIN_CRONJOB]
+
+
+def _exported_metric_names() -> set[str]:
+    """Every Prometheus series the service and the monitor export, with the suffixes the client adds."""
+    import re
+
+    sources = (INFRA_DIR.parent / "service" / "metrics.py", INFRA_DIR.parent / "pipelines" / "monitor" / "metrics.py")
+    names = {m for path in sources for m in re.findall(r'"(mlrig_[a-z0-9_]+)"', path.read_text())}
+    return {f"{n}{suffix}" for n in names for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_serving_provisions_a_grafana_dashboard_of_metrics_that_exist(stack_runs, stack):
+    import json
+    import re
+
+    config_map = next(d for d in stack_runs[("serving", stack)].mocks.of_type("core/v1:ConfigMap")
+                      if d.inputs["metadata"]["labels"].get("grafana_dashboard") == "1")
+    (dashboard_json,) = config_map.inputs["data"].values()
+    queries = [t["expr"] for p in json.loads(dashboard_json)["panels"] for t in p["targets"]]
+    used = {m for q in queries for m in re.findall(r"\bmlrig_[a-z0-9_]+", q)}
+    assert used  # a dashboard that queries nothing would pass the next line
+    unknown = used - _exported_metric_names()
+    assert not unknown, f"the dashboard queries series nobody exports: {unknown}"
