@@ -32,8 +32,20 @@ class DashboardInputs:
     value_periods: int  # e.g. 12: value at stake over a year
 
 
+def _time_window(traces: list) -> list[dt.datetime] | None:
+    """A window around the data when it spans one instant (a first run): plotly would zoom to milliseconds."""
+    times = {x for trace in traces for x in (trace.x or ()) if isinstance(x, dt.datetime)}
+    if len(times) != 1:
+        return None
+    (moment,) = times
+    return [moment - dt.timedelta(hours=6), moment + dt.timedelta(hours=6)]
+
+
 def _figure(traces: list, title: str, y_title: str, barmode: str | None = None) -> str:
     figure = go.Figure(traces)
+    window = _time_window(traces)
+    if window:
+        figure.update_xaxes(range=window)
     figure.update_layout(
         title=title,
         height=CHART_HEIGHT,
