@@ -43,9 +43,11 @@ def _time_window(traces: list) -> list[dt.datetime] | None:
 
 def _figure(traces: list, title: str, y_title: str, barmode: str | None = None) -> str:
     figure = go.Figure(traces)
-    window = _time_window(traces)
+    window = _time_window(traces) if barmode is None else None
     if window:
         figure.update_xaxes(range=window)
+    if barmode is not None:
+        figure.update_xaxes(type="category")  # labelled time buckets: plotly would read them as dates again
     figure.update_layout(
         title=title,
         height=CHART_HEIGHT,
@@ -55,7 +57,7 @@ def _figure(traces: list, title: str, y_title: str, barmode: str | None = None) 
         template="plotly_white",
         legend={"orientation": "h"},
     )
-    return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
 
 
 def _hourly(predictions: pl.DataFrame) -> pl.DataFrame:
@@ -65,10 +67,10 @@ def _hourly(predictions: pl.DataFrame) -> pl.DataFrame:
 def volume_chart(predictions: pl.DataFrame) -> str:
     counts = _hourly(predictions).group_by("hour", VARIANT).len().sort("hour")
     traces = [
-        go.Bar(x=g["hour"].to_list(), y=g["len"].to_list(), name=str(v))
+        go.Bar(x=g["hour"].dt.strftime("%Y-%m-%d, %Hh").to_list(), y=g["len"].to_list(), name=str(v))
         for (v,), g in counts.group_by(VARIANT, maintain_order=True)
     ]
-    return _figure(traces, "Predictions per hour, by variant", "predictions", barmode="stack")
+    return _figure(traces, "Predictions per hour, by variant", "predictions", barmode="group")
 
 
 def latency_chart(predictions: pl.DataFrame) -> str:
@@ -130,8 +132,12 @@ def business_table(outcomes: pl.DataFrame, value_column: str | None, value_perio
 
 def business_chart(table: pl.DataFrame) -> str:
     traces = [
-        go.Bar(x=table["day"].to_list(), y=table["churners_caught"].to_list(), name="churners caught"),
-        go.Bar(x=table["day"].to_list(), y=table["churners"].to_list(), name="churners"),
+        go.Bar(
+            x=table["day"].dt.strftime("%Y-%m-%d").to_list(),
+            y=table["churners_caught"].to_list(),
+            name="churners caught",
+        ),
+        go.Bar(x=table["day"].dt.strftime("%Y-%m-%d").to_list(), y=table["churners"].to_list(), name="churners"),
     ]
     return _figure(traces, "Churners caught by the retention list", "customers", barmode="group")
 
@@ -161,7 +167,9 @@ PAGE = """<!doctype html>
 .grid{{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px;margin-top:16px}}</style>
 <script>{plotly_js}</script></head>
 <body><h1>{title}</h1><p>Generated {generated} from {rows} logged predictions.</p>
-<div class="kpis">{kpis}</div><div class="grid">{charts}</div></body></html>
+<div class="kpis">{kpis}</div><div class="grid">{charts}</div>
+<script>/* charts drawn before the grid was complete fit their cells once told the final size */
+window.addEventListener("load", () => window.dispatchEvent(new Event("resize")));</script></body></html>
 """
 
 
