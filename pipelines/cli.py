@@ -31,39 +31,20 @@ mlrig pr-comment   this CI run's artifacts   → the pull-request comment (markd
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import Config, ConfigError, load_config
+from pipelines.console import ConfigOption, console
+from pipelines.console import config_or_exit as _config
+from pipelines.console import fail as _fail
 from pipelines.lake import Lake
 from pipelines.monitor.cli import app as monitor_app
 from pipelines.onboard import cli as onboard_cli
 from pipelines.release.cli import app as release_app
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
-console = Console(stderr=True, highlight=False)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Project config (default: $MLRIG_CONFIG or ./mlrig.toml)."),
-]
-
-
-def _config(path: Path | None) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as err:
-        console.print(f"[red]config error:[/] {err}")
-        raise typer.Exit(2) from err
-
-
-def _fail(stage: str, err: Exception) -> typer.Exit:
-    console.print(f"[red]{stage} failed:[/] {err}")
-    return typer.Exit(1)
 
 
 PartitionOption = Annotated[

@@ -10,22 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import Config, ConfigError, load_config
+from pipelines.config import Config
+from pipelines.console import ConfigOption, console
+from pipelines.console import config_or_exit as _config
 from pipelines.lake import Lake
 from pipelines.monitor.outcomes import LABEL, REQUEST_KEY
 from pipelines.monitor.run import MonitorError, MonitorResult, monitor, served_window
 
 app = typer.Typer()
-console = Console(stderr=True, highlight=False)
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Project config (default: ./mlrig.toml).")]
-
-
-def _config(path: Path | None) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as err:
-        console.print(f"[red]config error:[/] {err}")
-        raise typer.Exit(2) from err
 
 
 def labels_from_file(path: Path, config: Config, key: str) -> pl.DataFrame:

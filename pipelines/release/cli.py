@@ -6,26 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from pipelines.config import Config, ConfigError, load_config
+from pipelines.console import ConfigOption, console
+from pipelines.console import config_or_exit as _config
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
-console = Console(stderr=True, highlight=False)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Project config (default: $MLRIG_CONFIG or ./mlrig.toml)."),
-]
 StackOption = Annotated[str, typer.Option(help="Pulumi stack of the serving project, e.g. staging or production.")]
-
-
-def _config(path: Path | None) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as err:
-        console.print(f"[red]config error:[/] {err}")
-        raise typer.Exit(2) from err
 
 
 @app.command()

@@ -1,0 +1,32 @@
+"""What every `mlrig` command shares: one console (stderr, so stdout stays for data a script may read), the
+`--config` option, and the one way a command reads the config or stops with exit 2 saying what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipelines.config import Config, ConfigError, load_config
+
+console = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Project config (default: $MLRIG_CONFIG or ./mlrig.toml)."),
+]
+
+
+def config_or_exit(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        console.print(f"[red]config error:[/] {err}")
+        raise typer.Exit(2) from err
+
+
+def fail(stage: str, err: Exception) -> typer.Exit:
+    console.print(f"[red]{stage} failed:[/] {err}")
+    return typer.Exit(1)
