@@ -37,8 +37,11 @@ class GrafanaDashboard(pulumi.ComponentResource):
         uid = json.loads(args.dashboard_json)["uid"]
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-dashboard",
-            metadata={"name": f"{name}-dashboard", "namespace": args.namespace,
-                      "labels": {**SIDECAR_LABEL, "app.kubernetes.io/part-of": "mlrig"}},
+            metadata={
+                "name": f"{name}-dashboard",
+                "namespace": args.namespace,
+                "labels": {**SIDECAR_LABEL, "app.kubernetes.io/part-of": "mlrig"},
+            },
             data={f"{uid}.json": args.dashboard_json},
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -343,8 +343,11 @@ def test_serving_provisions_a_grafana_dashboard_of_metrics_that_exist(stack_runs
     import json
     import re
 
-    config_map = next(d for d in stack_runs[("serving", stack)].mocks.of_type("core/v1:ConfigMap")
-                      if d.inputs["metadata"]["labels"].get("grafana_dashboard") == "1")
+    config_map = next(
+        d
+        for d in stack_runs[("serving", stack)].mocks.of_type("core/v1:ConfigMap")
+        if d.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
+    )
     (dashboard_json,) = config_map.inputs["data"].values()
     queries = [t["expr"] for p in json.loads(dashboard_json)["panels"] for t in p["targets"]]
     used = {m for q in queries for m in re.findall(r"\bmlrig_[a-z0-9_]+", q)}
