@@ -122,6 +122,8 @@ class TableRef:
             options["predicate"] = replace_where
         elif mode == "overwrite":
             options["schema_mode"] = "overwrite"
+        if replace_where and not self.exists():
+            self._create(arrow.schema, partition_by)
         write_id = uuid.uuid4().hex  # finds our commit in the history even if other writers committed after it
         commit = CommitProperties(custom_metadata={WRITE_ID_KEY: write_id})
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
@@ -141,6 +143,21 @@ class TableRef:
                     raise
                 time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - jitter, not security
         return self._committed_version(write_id)
+
+    def _create(self, schema: pa.Schema, partition_by: list[str] | None) -> None:
+        """Create the empty table first, so concurrent partition writers (an Indexed Job) race only here: one
+        creates it, the others find it made, and every data write is an ordinary commit with its own version."""
+        try:
+            DeltaTable.create(
+                self.uri,
+                schema=schema,
+                partition_by=partition_by,
+                mode="ignore",
+                storage_options=storage_options(self.uri),
+            )
+        except (CommitFailedError, DeltaError) as err:
+            if not self.exists():  # not a lost creation race: a real failure
+                raise RuntimeError(f"cannot create {self.label} at {self.uri}: {err}") from err
 
     def _committed_version(self, write_id: str) -> int:
         """The version our commit got; lineage must name it, not a concurrent writer's later one."""
