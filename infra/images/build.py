@@ -24,7 +24,7 @@ from docker.errors import APIError, BuildError
 
 from infra.images.base import ensure_base_image
 from infra.images.cache import PROJECT_ROOT, cache_root
-from infra.images.context import pipeline_context, serving_context
+from infra.images.context import dockerfile_env, pipeline_context, serving_context
 from infra.images.errors import ImageError
 from pipelines.config import Config
 
@@ -126,7 +126,7 @@ def build(client: docker.DockerClient, config: Config, kind: str, tag: str | Non
         if kind == "serving":
             bento_dir, bento = _export_bento(config, Path(scratch))
             model_version = ",".join(m["tag"] for s in bento.get("services", []) for m in s.get("models", []))
-            envs = [f"ENV {e['name']}={e['value']}" for e in bento.get("envs") or []]
+            envs = [dockerfile_env(e["name"], e["value"]) for e in bento.get("envs") or []]
             context = serving_context(bento_dir, envs, Path(scratch) / "context")
         else:
             model_version = "none"  # the pipeline makes models; it ships none

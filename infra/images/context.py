@@ -8,12 +8,13 @@ exactly what the tests ran.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import PackageNotFoundError, distribution, requires
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -23,9 +24,16 @@ from infra.images.errors import ImageError
 from service.package import RUNTIME_PACKAGES
 
 DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
-# The pipeline runs every stage (data, training, registering in the BentoML store): the service's packages
-# plus the CLI's and the contract checks'. `pandera[polars]` brings its polars extra.
-PIPELINE_PACKAGES = [*RUNTIME_PACKAGES, "pandera[polars]", "pyarrow", "typer", "rich", "httpx", "packaging"]
+# The pipeline image runs every `mlrig` stage (data, tuning, training, gate, monitoring, init), so it installs
+# the project's own requirements (pyproject.toml, one source), less the tools that deploy rather than run it.
+DEPLOYMENT_ONLY = {"pulumi", "pulumi-kubernetes", "pulumi-policy", "docker"}  # workstation and CI, not Jobs
+
+
+def pipeline_packages() -> list[str]:
+    requirements = [Requirement(r) for r in requires("mlrig") or [] if "extra ==" not in r]
+    return [str(r) for r in requirements if _canonical(r.name) not in DEPLOYMENT_ONLY]
+
+
 PIPELINE_SOURCES = ["pipelines", "service", "infra/__init__.py", "infra/images", "mlrig.toml"]
 
 
@@ -116,6 +124,12 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
+def dockerfile_env(name: str, value: str) -> str:
+    """An ENV line whatever the value holds: double-quoted with backslash escapes, which is a JSON string
+    literal (the Bento's pinned A/B variants are JSON, with spaces and quotes)."""
+    return f"ENV {name}={json.dumps(str(value))}"
+
+
 def render_dockerfile(kind: str, target: Path, **fields: str) -> None:
     text = (DOCKERFILES / f"{kind}.Dockerfile").read_text()
     for key, value in fields.items():
@@ -135,7 +149,7 @@ def serving_context(bento_dir: Path, env_lines: list[str], target: Path) -> Path
 def pipeline_context(target: Path, project_root: Path = PROJECT_ROOT) -> Path:
     """Dockerfile + wheels + the project's Python sources and config (no tests, caches or work folders)."""
     context = _fresh(target)
-    _wheels_into(context, pinned_closure(PIPELINE_PACKAGES))
+    _wheels_into(context, pinned_closure(pipeline_packages()))
     for name in PIPELINE_SOURCES:
         source = project_root / name
         if source.is_dir():

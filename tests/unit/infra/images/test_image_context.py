@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from infra.images.cache import CACHE_ENV, cache_key
-from infra.images.context import PIPELINE_PACKAGES, pinned_closure, render_dockerfile
+from infra.images.context import pinned_closure, pipeline_packages, render_dockerfile
 from infra.images.errors import ImageError
 from service.package import RUNTIME_PACKAGES
 
@@ -24,7 +24,7 @@ def test_an_extra_brings_its_dependencies():
 
 def test_the_pipeline_ships_everything_the_service_does():
     serving = set(pinned_closure(RUNTIME_PACKAGES))
-    assert serving < set(pinned_closure(PIPELINE_PACKAGES))
+    assert serving < set(pinned_closure(pipeline_packages()))
 
 
 def test_a_package_that_is_not_installed_is_named():
@@ -43,3 +43,28 @@ def test_cache_keys_change_with_the_pins(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     assert cache_key(["a==1"]) != cache_key(["a==2"])
     assert cache_key(["a==1"]) == cache_key(["a==1"])
+
+
+def test_a_json_valued_env_becomes_one_quoted_dockerfile_line():
+    import json
+
+    from infra.images.context import dockerfile_env
+
+    value = json.dumps({"champion": {"model": "churn-classifier:abc", "weight": 1.0, "shadow": False}})
+    line = dockerfile_env("MLRIG_SERVING_VARIANTS", value)
+    name, quoted = line.removeprefix("ENV ").split("=", 1)
+    assert name == "MLRIG_SERVING_VARIANTS"
+    assert quoted.startswith('"') and quoted.endswith('"')
+    assert json.loads(json.loads(quoted)) == json.loads(value)  # the engine unquotes it back to the same JSON
+
+
+def test_the_pipeline_image_installs_every_runtime_requirement_of_the_project():
+    """Derived from pyproject.toml: a dependency added for a new stage (plotly, optuna…) reaches the Jobs' image."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    names = {Requirement(r).name for r in pipeline_packages()}
+    project = {Requirement(r).name for r in requires("mlrig") if "extra ==" not in r}
+    assert names == project - {"pulumi", "pulumi-kubernetes", "pulumi-policy", "docker"}
+    assert {"plotly", "optuna", "shap", "python-stdnum"} <= names
