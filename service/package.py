@@ -29,6 +29,7 @@ RUNTIME_PACKAGES = [
     "polars",
     "deltalake",
     "polars-hash",
+    "pyarrow",  # polars ↔ pandas for the model, and the prediction log's Delta writes, go through Arrow
 ]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = "mlrig.toml"  # the config's name inside a Bento, whatever it is called in the project

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.config import Config
 from pipelines.lineage import code_version
-from pipelines.ml.train import TrainResult
+
+if TYPE_CHECKING:  # the service imports this module for MODEL_FILE; training code must not ride along
+    from pipelines.ml.train import TrainResult
 
 MODEL_FILE = "model.joblib"
 BENTOML_HOME_ENV = "BENTOML_HOME"
