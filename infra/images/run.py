@@ -8,6 +8,8 @@ last log lines, and is removed either way.
 from __future__ import annotations
 
 import math
+import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +42,29 @@ def logs_tail(container: Container, lines: int = LOG_LINES) -> str:
         return f"(logs unavailable: {err})"
 
 
-def start_serving(client: docker.DockerClient, image: str, port: int, command: list[str] | None = None) -> Container:
-    """Start `image` with its port 3000 on 127.0.0.1:`port` (never on every interface)."""
+# The service requires API keys (serving.auth); these are the variables it reads them from.
+AUTH_ENV = ("MLRIG_API_KEYS", "MLRIG_API_KEYS_FILE", "MLRIG_SERVING_AUTH")
+
+
+def start_serving(
+    client: docker.DockerClient,
+    image: str,
+    port: int,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Container:
+    """Start `image` with its port 3000 on 127.0.0.1:`port` (never on every interface). The service's key
+    settings are passed through from this environment unless `env` names them."""
     if not port_is_free("127.0.0.1", port):
         raise ImageError(f"port {port} on 127.0.0.1 is in use: stop what holds it or pick another with --port")
+    environment = {name: os.environ[name] for name in AUTH_ENV if name in os.environ} | (env or {})
     try:
         return client.containers.run(
-            image, command=command, detach=True, ports={f"{SERVING_PORT}/tcp": ("127.0.0.1", port)}
+            image,
+            command=command,
+            detach=True,
+            environment=environment,
+            ports={f"{SERVING_PORT}/tcp": ("127.0.0.1", port)},
         )
     except docker.errors.ImageNotFound as err:
         raise ImageError(f"no image {image} in the engine: build it first (`mlrig image build serving`)") from err
@@ -101,11 +119,12 @@ def smoke(
     model_tag = client.images.get(image).labels.get(LABEL_MODEL, "")
     if not model_tag or "," in model_tag:
         raise ImageError(f"{image} has no single model in its {LABEL_MODEL} label ({model_tag!r}): not a serving image")
-    container = start_serving(client, image, port)
+    key = secrets.token_urlsafe(24)  # a throwaway key: the smoke goes through the real authentication path
+    container = start_serving(client, image, port, env={"MLRIG_API_KEYS": key})
     url = f"http://127.0.0.1:{port}"
     try:
         seconds = wait_ready(container, url, timeout_s)
-        response = httpx.post(f"{url}/score", json=record, timeout=30)
+        response = httpx.post(f"{url}/score", json=record, headers={"authorization": f"Bearer {key}"}, timeout=30)
         if response.status_code != 200:
             raise ImageError(f"{url}/score answered {response.status_code}: {response.text}")
         answer = response.json()

@@ -71,7 +71,8 @@ def test_a_container_that_exits_is_reported_with_its_code_and_logs(engine, servi
         run.stop(container)
 
 
-def test_run_leaves_the_service_up_on_the_chosen_port(engine: docker.DockerClient, serving_image: str):
+def test_run_leaves_the_service_up_on_the_chosen_port(engine: docker.DockerClient, serving_image: str, monkeypatch):
+    monkeypatch.setenv("MLRIG_API_KEYS", "test-key-for-the-container")  # `run` passes the service's keys through
     port = free_port()
     result = CliRunner().invoke(app, ["image", "run", "serving", "--tag", TEST_TAG, "--port", str(port)])
     assert result.exit_code == 0, result.output
