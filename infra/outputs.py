@@ -49,3 +49,30 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB),
     "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG),
 }
+
+
+class MissingStackOutputError(KeyError):
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+class Upstream:
+    """A stack this program reads. Pulumi's own `require_output` fails on a missing key with a bare KeyError deep
+    in the SDK; this names the stack, the output and what to do."""
+
+    def __init__(self, stack: str) -> None:
+        import pulumi
+
+        self.stack = stack
+        self.reference = pulumi.StackReference(stack)
+
+    def require(self, key: str):  # -> pulumi.Output
+        def present(value: object) -> object:
+            if value is None:
+                raise MissingStackOutputError(
+                    f"stack {self.stack} has no output {key!r}: it is not a platform stack, or it predates this"
+                    f" output. Point `platformStack` at the platform stack, or `pulumi up` that stack first."
+                )
+            return value
+
+        return self.reference.get_output(key).apply(present)

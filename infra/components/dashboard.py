@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 SIDECAR_LABEL = {"grafana_dashboard": "1"}
+# The service's dashboard, found from this package (not from a program's own path, which may be a copy).
+MLRIG_DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "mlrig.json"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -85,7 +85,13 @@ class ObjectStore(pulumi.ComponentResource):
         labels = {**OBJECT_STORE_LABELS, "app.kubernetes.io/part-of": "mlrig"}
         pvc = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata={"name": f"{name}-data", "namespace": args.namespace},
+            metadata={
+                "name": f"{name}-data",
+                "namespace": args.namespace,
+                # Claims of a WaitForFirstConsumer class (kind's, EKS's gp3) bind only once the store's pod exists, so
+                # waiting here would deadlock; the Deployment's own await (available replicas) covers the volume.
+                "annotations": {"pulumi.com/skipAwait": "true"},
+            },
             spec={
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": args.size}},

@@ -11,16 +11,16 @@ from infra.components import ContainerArgs, HardenedJob, HardenedJobArgs
 from infra.settings import DataSettings
 
 settings = DataSettings.from_stack_config()
-platform = pulumi.StackReference(settings.platform_stack)
-ns = platform.require_output(outputs.PLATFORM_NAMESPACE)
-store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
+platform = outputs.Upstream(settings.platform_stack)
+ns = platform.require(outputs.PLATFORM_NAMESPACE)
+store_secret = platform.require(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
 
-lake_settings = platform.require_output(outputs.PLATFORM_LAKE_SETTINGS)  # MLRIG_LAKE_URL and the S3 client's settings
+lake_settings = platform.require(outputs.PLATFORM_LAKE_SETTINGS)  # MLRIG_LAKE_URL and the S3 client's settings
 env = {"MLRIG_WORK_DIR": "/tmp/mlrig"}  # noqa: S108 - an emptyDir: scratch only, the lake is in the store
 secret_env = {
     "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
     "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
-    "MLRIG_PII_KEY": (platform.require_output(outputs.PLATFORM_PII_KEY_SECRET), "MLRIG_PII_KEY"),
+    "MLRIG_PII_KEY": (platform.require(outputs.PLATFORM_PII_KEY_SECRET), "MLRIG_PII_KEY"),
 }
 
 jobs = {
@@ -28,7 +28,7 @@ jobs = {
         f"data-{stage}",
         HardenedJobArgs(
             namespace=ns,
-            service_account=platform.require_output(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT),
+            service_account=platform.require(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT),
             schedule=schedule,
             active_deadline_seconds=settings.deadline_seconds,
             backoff_limit=settings.backoff_limit,

@@ -13,12 +13,12 @@ from infra.components import ContainerArgs, HardenedJob, HardenedJobArgs
 from infra.settings import MlSettings
 
 settings = MlSettings.from_stack_config()
-platform = pulumi.StackReference(settings.platform_stack)
-ns = platform.require_output(outputs.PLATFORM_NAMESPACE)
-store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
-identity = platform.require_output(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT)
+platform = outputs.Upstream(settings.platform_stack)
+ns = platform.require(outputs.PLATFORM_NAMESPACE)
+store_secret = platform.require(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
+identity = platform.require(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT)
 
-lake_settings = platform.require_output(outputs.PLATFORM_LAKE_SETTINGS)  # MLRIG_LAKE_URL, MLRIG_MODELS_URL, AWS_*
+lake_settings = platform.require(outputs.PLATFORM_LAKE_SETTINGS)  # MLRIG_LAKE_URL, MLRIG_MODELS_URL, AWS_*
 env = {"MLRIG_WORK_DIR": "/tmp/mlrig", "OMP_NUM_THREADS": "1"}  # noqa: S108 - an emptyDir
 secret_env = {
     "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),

@@ -5,24 +5,23 @@ and the Grafana dashboard of its metrics and of drift.
 Reads from the platform stack: namespace, lake settings (models URL, S3 client), store credentials, serving identity.
 """
 
-from pathlib import Path
-
 import pulumi
 
 from infra import outputs
 from infra.components import GrafanaDashboard, GrafanaDashboardArgs, ModelEndpoint, ModelEndpointArgs
+from infra.components.dashboard import MLRIG_DASHBOARD
 from infra.settings import ServingSettings
 
 settings = ServingSettings.from_stack_config()
-platform = pulumi.StackReference(settings.platform_stack)
-store_secret = platform.require_output(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
+platform = outputs.Upstream(settings.platform_stack)
+store_secret = platform.require(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
 
 endpoint = ModelEndpoint(
     "churn-scorer",
     ModelEndpointArgs(
-        namespace=platform.require_output(outputs.PLATFORM_NAMESPACE),
+        namespace=platform.require(outputs.PLATFORM_NAMESPACE),
         image=settings.image,
-        service_account=platform.require_output(outputs.PLATFORM_SERVING_SERVICE_ACCOUNT),
+        service_account=platform.require(outputs.PLATFORM_SERVING_SERVICE_ACCOUNT),
         port=settings.port,
         variants=settings.variants,
         min_replicas=settings.replicas,
@@ -30,7 +29,7 @@ endpoint = ModelEndpoint(
         target_cpu_percent=settings.target_cpu_percent,
         sizing=settings.sizing,
         env={"OMP_NUM_THREADS": "1"},
-        env_from_config_maps=(platform.require_output(outputs.PLATFORM_LAKE_SETTINGS),),
+        env_from_config_maps=(platform.require(outputs.PLATFORM_LAKE_SETTINGS),),
         secret_env={
             "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
             "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
@@ -45,8 +44,8 @@ endpoint = ModelEndpoint(
 dashboard = GrafanaDashboard(
     "mlrig",
     GrafanaDashboardArgs(
-        namespace=platform.require_output(outputs.PLATFORM_NAMESPACE),
-        dashboard_json=(Path(__file__).resolve().parent.parent / "dashboards" / "mlrig.json").read_text(),
+        namespace=platform.require(outputs.PLATFORM_NAMESPACE),
+        dashboard_json=MLRIG_DASHBOARD.read_text(encoding="utf-8"),
     ),
 )
 

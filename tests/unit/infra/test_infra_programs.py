@@ -354,3 +354,14 @@ def test_serving_provisions_a_grafana_dashboard_of_metrics_that_exist(stack_runs
     assert used  # a dashboard that queries nothing would pass the next line
     unknown = used - _exported_metric_names()
     assert not unknown, f"the dashboard queries series nobody exports: {unknown}"
+
+
+@pytest.mark.parametrize("project_file", sorted(INFRA_DIR.glob("*/Pulumi*.yaml")), ids=lambda p: str(p.parent.name))
+def test_project_files_parse_as_the_engine_reads_them(project_file):
+    """Mocks never read Pulumi.yaml; the engine does, and an unquoted `: ` in a description broke `pulumi up`."""
+    document = yaml.safe_load(project_file.read_text())
+    if project_file.name in ("Pulumi.yaml", "PulumiPolicy.yaml"):
+        assert document["runtime"]["name"] == "python"
+        assert isinstance(document.get("description", ""), str)
+    else:
+        assert isinstance(document["config"], dict)
