@@ -12,3 +12,7 @@ cluster: tools ## Run a local Kubernetes control plane (etcd, API server, contro
 
 tools-smoke: tools ## Cluster up, a Deployment and a Job ready under kwok, pulumi up/preview/destroy of a tiny stack, down
 	$(PYTHON) tools/smoke.py
+
+.PHONY: e2e-infra
+e2e-infra: tools install ## pulumi up of platform, data, ml, serving on a local cluster with the real engine; checked; destroyed
+	$(BIN)/pytest -p no:cacheprovider --no-cov -o testpaths=tests/e2e -v tests/e2e

@@ -1,0 +1,322 @@
+"""`pulumi up` of the four projects, in order, with the real engine against a real API server (issue 11).
+
+Each project is copied into a temporary workspace (so `pulumi config set` never touches the repo's stack files)
+and brought up on `dev` with the policy pack on. Then the objects are read back with the Kubernetes client and
+compared with what the stack config and mlrig.toml say they should be, a second preview must be empty, a bad
+change and a broken stack reference must be refused, and `destroy` in reverse order must leave nothing behind.
+
+kwok plays the kubelet: pods of our Deployments become Ready and our Jobs' pods Succeed without any image being
+pulled (image references are the images issue's business). The in-cluster object store (MinIO) needs a bound
+volume before its pod can be scheduled; a cluster without a provisioner gets one the way an admin would do it,
+a statically provisioned PersistentVolume that the test creates first and deletes last.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client, dynamic
+from kubernetes.dynamic.exceptions import NotFoundError
+
+from infra.outputs import EXPORTS
+from pipelines.config import load_config
+from tools.engine import PulumiEngine, PulumiError
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECTS = ("platform", "data", "ml", "serving")  # dependency order: the platform first, destroyed last
+STACK = "dev"
+PV_NAME = "mlrig-e2e-store"
+SERVING_REPLICAS = 2
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.5)
+
+
+def stack_config(project: str) -> dict[str, str]:
+    """The repo's Pulumi.dev.yaml values for `project`, keys without their namespace."""
+    raw = yaml.safe_load((ROOT / "infra" / project / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    return {key.split(":", 1)[1]: str(value) for key, value in raw.items()}
+
+
+class Deployed:
+    """The four stacks after `pulumi up`: their workspaces, outputs, secrets and every object they declared."""
+
+    def __init__(self, engine: PulumiEngine, workspace: Path) -> None:
+        self.engine = engine
+        self.workspace = workspace
+        self.secrets = {
+            "storeAccessKey": secrets.token_hex(8),
+            "storeSecretKey": secrets.token_urlsafe(24),
+            "piiKey": secrets.token_urlsafe(24),
+        }
+        self.outputs: dict[str, dict] = {}
+        self.up_seconds: dict[str, float] = {}
+        self.destroyed = False
+
+    def dir(self, project: str) -> Path:
+        return self.workspace / project
+
+    def up(self) -> None:
+        for project in PROJECTS:
+            shutil.copytree(ROOT / "infra" / project, self.dir(project), ignore=shutil.ignore_patterns("__pycache__"))
+            self.engine(self.dir(project), "stack", "init", STACK, "--secrets-provider", "passphrase")
+        for name, value in self.secrets.items():
+            self.engine(self.dir("platform"), "config", "set", "--secret", name, value)
+        self.engine(self.dir("serving"), "config", "set", "replicas", str(SERVING_REPLICAS))
+        for project in PROJECTS:
+            run = self.engine(
+                self.dir(project), "up", "--yes", "--skip-preview", "--policy-pack", str(ROOT / "infra/policy")
+            )
+            self.up_seconds[project] = run.seconds
+            self.outputs[project] = json.loads(self.engine(self.dir(project), "stack", "output", "--json").stdout)
+
+    def objects(self, project: str) -> list[tuple[str, str, str | None, str]]:
+        """(apiVersion, kind, namespace, name) of every Kubernetes object in the project's state."""
+        state = json.loads(self.engine(self.dir(project), "stack", "export").stdout)
+        found = []
+        for resource in state["deployment"].get("resources", []):
+            outputs = resource.get("outputs", {})
+            if resource["type"].startswith("kubernetes:") and "kind" in outputs:
+                meta = outputs["metadata"]
+                found.append((outputs["apiVersion"], outputs["kind"], meta.get("namespace"), meta["name"]))
+        return found
+
+    def destroy(self) -> None:
+        for project in reversed(PROJECTS):
+            self.engine(self.dir(project), "destroy", "--yes", "--skip-preview")
+        self.destroyed = True
+
+
+@pytest.fixture(scope="module")
+def store_volume(kube: client.ApiClient):
+    core = client.CoreV1Api(kube)
+    core.create_persistent_volume(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": PV_NAME},
+            "spec": {
+                "capacity": {"storage": "10Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": "/var/lib/mlrig-e2e-store"},  # never touched: kwok runs no container
+            },
+        }
+    )
+    yield PV_NAME
+    core.delete_persistent_volume(PV_NAME)
+
+
+@pytest.fixture(scope="module")
+def deployed(engine: PulumiEngine, store_volume: str, tmp_path_factory: pytest.TempPathFactory):
+    stacks = Deployed(engine, tmp_path_factory.mktemp("workspace"))
+    stacks.up()
+    yield stacks
+    if not stacks.destroyed:  # a failed test before the destroy test: leave the cluster clean anyway
+        for project in reversed(PROJECTS):
+            engine(stacks.dir(project), "destroy", "--yes", "--skip-preview", check=False)
+    timings = ROOT / ".cache" / "e2e" / "pulumi-timings.json"
+    timings.parent.mkdir(parents=True, exist_ok=True)
+    timings.write_text(
+        json.dumps([{"command": " ".join(r.args), "seconds": round(r.seconds, 1)} for r in engine.history], indent=1)
+    )
+
+
+def test_every_stack_exports_what_its_readers_expect(deployed: Deployed):
+    for project in PROJECTS:
+        assert set(EXPORTS[project]) <= set(deployed.outputs[project]), project
+    assert deployed.outputs["platform"]["namespace"] == stack_config("platform")["namespace"]
+
+
+def test_the_platform_is_a_locked_down_namespace_with_its_store_running(deployed: Deployed, kube: client.ApiClient):
+    core, apps, batch = client.CoreV1Api(kube), client.AppsV1Api(kube), client.BatchV1Api(kube)
+    platform, config = deployed.outputs["platform"], stack_config("platform")
+    ns = platform["namespace"]
+    labels = core.read_namespace(ns).metadata.labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    quota = core.list_namespaced_resource_quota(ns).items
+    assert [q.spec.hard["limits.cpu"] for q in quota] == [config["quotaCpu"]]
+    assert core.list_namespaced_limit_range(ns).items, "no LimitRange: containers without limits would be admitted"
+    policies = client.NetworkingV1Api(kube).list_namespaced_network_policy(ns).items
+    assert any(p.spec.pod_selector.match_labels is None and not p.spec.ingress for p in policies), "no default deny"
+
+    pii = core.read_namespaced_secret(platform["piiKeySecret"], ns).data["MLRIG_PII_KEY"]
+    assert base64.b64decode(pii).decode() == deployed.secrets["piiKey"]  # the Pulumi secret reached the cluster
+    store = core.read_namespaced_secret(platform["storeCredentialsSecret"], ns).data
+    assert base64.b64decode(store["AWS_SECRET_ACCESS_KEY"]).decode() == deployed.secrets["storeSecretKey"]
+
+    assert apps.read_namespaced_deployment("lake-store", ns).status.available_replicas == 1
+    assert core.read_namespaced_persistent_volume_claim("lake-store-data", ns).spec.volume_name == PV_NAME
+    assert batch.read_namespaced_job("lake-store-make-bucket", ns).status.succeeded == 1
+    lake = core.read_namespaced_config_map(platform["lakeSettingsConfigMap"], ns).data
+    assert lake["MLRIG_LAKE_URL"] == platform["lakeUrl"]
+    assert lake["AWS_ENDPOINT_URL"] == platform["s3Endpoint"]
+
+
+@pytest.mark.parametrize("project", ["data", "ml"])
+def test_pipeline_cronjobs_run_as_the_platform_wired_them(deployed: Deployed, kube: client.ApiClient, project: str):
+    """Stack references resolved to the platform's real outputs, and a Job made from each CronJob is admitted by
+    the API server (restricted pod security, quota) and completes under kwok."""
+    batch = client.BatchV1Api(kube)
+    platform, config = deployed.outputs["platform"], stack_config(project)
+    ns = platform["namespace"]
+    names = (
+        list(deployed.outputs["data"]["cronJobs"].values())
+        if project == "data"
+        else [deployed.outputs["ml"]["trainCronJob"], deployed.outputs["ml"]["retrainCronJob"]]
+    )
+    image = (
+        f"{load_config(ROOT / 'mlrig.toml').images.registry}/{load_config(ROOT / 'mlrig.toml').images.pipeline_name}"
+    )
+    for name in names:
+        cron = batch.read_namespaced_cron_job(name, ns)
+        pod = cron.spec.job_template.spec.template.spec
+        assert pod.service_account_name == platform["pipelineServiceAccount"]
+        (container,) = pod.containers
+        assert container.image == f"{image}:{config['imageTag']}"
+        assert [e.config_map_ref.name for e in container.env_from] == [platform["lakeSettingsConfigMap"]]
+        secret_refs = {e.value_from.secret_key_ref.name for e in container.env if e.value_from}
+        assert platform["storeCredentialsSecret"] in secret_refs
+        assert container.resources.limits and container.security_context.run_as_non_root
+
+        job = client.V1Job(
+            metadata=client.V1ObjectMeta(name=f"{name}-e2e", namespace=ns),
+            spec=cron.spec.job_template.spec,
+        )
+        batch.create_namespaced_job(ns, job)
+        wait_for(
+            f"Job {name}-e2e to complete",
+            lambda n=name: batch.read_namespaced_job(f"{n}-e2e", ns).status.succeeded == 1,
+        )
+        batch.delete_namespaced_job(f"{name}-e2e", ns, propagation_policy="Foreground")
+    if project == "data":
+        schedules = {batch.read_namespaced_cron_job(n, ns).spec.schedule for n in names}
+        assert schedules == {v for k, v in config.items() if k.endswith("Schedule")}
+
+
+def test_the_serving_deployment_is_available_with_the_intended_spec(deployed: Deployed, kube: client.ApiClient):
+    apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
+    platform, serving = deployed.outputs["platform"], deployed.outputs["serving"]
+    ns, cfg = platform["namespace"], load_config(ROOT / "mlrig.toml")
+    (variant,) = serving["variants"]
+    deployment = next(
+        d for d in apps.list_namespaced_deployment(ns).items if d.metadata.labels.get("mlrig.io/variant") == variant
+    )
+    assert deployment.spec.replicas == SERVING_REPLICAS
+    assert deployment.status.available_replicas == SERVING_REPLICAS  # rolled out, as `pulumi up` waited for
+    pod = deployment.spec.template.spec
+    assert pod.service_account_name == platform["servingServiceAccount"]
+    (container,) = pod.containers
+    assert container.image == f"{cfg.images.registry}/{cfg.serving.service_name}:{serving['imageTag']}"
+    assert container.readiness_probe.http_get.path == "/readyz"
+    assert container.liveness_probe.http_get.path == "/livez"
+    assert container.security_context.run_as_non_root and not container.security_context.allow_privilege_escalation
+    limits = container.resources.limits
+    config = stack_config("serving")
+    assert (limits["cpu"], limits["memory"]) == (config["servingCpuLimit"], config["servingMemoryLimit"])
+
+    hpa = client.AutoscalingV2Api(kube).read_namespaced_horizontal_pod_autoscaler(deployment.metadata.name, ns)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (SERVING_REPLICAS, int(config["maxReplicas"]))
+    assert client.PolicyV1Api(kube).read_namespaced_pod_disruption_budget(deployment.metadata.name, ns)
+    service = core.read_namespaced_service(serving["service"], ns)
+    endpoints = core.read_namespaced_endpoints(serving["service"], ns)
+    assert service.spec.ports[0].target_port == cfg.serving.port
+    assert sum(len(s.addresses or []) for s in endpoints.subsets or []) == SERVING_REPLICAS  # kwok pods are Ready
+    dashboards = core.list_namespaced_config_map(ns, label_selector="grafana_dashboard=1").items
+    assert [json.loads(next(iter(d.data.values())))["title"] for d in dashboards]
+
+
+def test_a_second_preview_shows_no_changes(deployed: Deployed):
+    for project in PROJECTS:
+        run = deployed.engine(deployed.dir(project), "preview", "--expect-no-changes", "--diff")
+        assert "unchanged" in run.stdout, run.stdout
+
+
+BAD_CHANGE = """
+# A hand-written Deployment: `latest` image, no limits, root. The policy pack must stop it before it exists.
+import pulumi_kubernetes as k8s  # noqa: E402
+
+k8s.apps.v1.Deployment(
+    "hand-made",
+    metadata={"name": "hand-made", "namespace": platform.require(outputs.PLATFORM_NAMESPACE)},
+    spec={
+        "selector": {"matchLabels": {"app": "hand-made"}},
+        "template": {
+            "metadata": {"labels": {"app": "hand-made"}},
+            "spec": {
+                "containers": [
+                    {"name": "app", "image": "busybox:latest", "env": [{"name": "DB_PASSWORD", "value": "hunter2"}]}
+                ]
+            },
+        },
+    },
+)
+"""
+
+
+def test_the_policy_pack_stops_a_bad_change(deployed: Deployed, kube: client.ApiClient):
+    bad = deployed.workspace / "serving-bad"
+    shutil.copytree(deployed.dir("serving"), bad)
+    with (bad / "__main__.py").open("a") as program:
+        program.write(BAD_CHANGE)
+    with pytest.raises(PulumiError) as refused:
+        deployed.engine(bad, "preview", "--stack", STACK, "--policy-pack", str(ROOT / "infra/policy"))
+    output = refused.value.run.output
+    for policy in ("no-latest-tag", "limits-set", "non-root", "no-plaintext-secrets"):
+        assert f"mandatory: {policy}" in output or f"[mandatory]  {policy}" in output, f"{policy}:\n{output}"
+    apps = client.AppsV1Api(kube)
+    names = [d.metadata.name for d in apps.list_namespaced_deployment(deployed.outputs["platform"]["namespace"]).items]
+    assert "hand-made" not in names
+
+
+def test_a_stack_reference_to_a_missing_output_fails_the_preview(deployed: Deployed):
+    """Point serving at a stack that exists but is not a platform: `require_output` must fail, naming the output."""
+    serving = deployed.dir("serving")
+    deployed.engine(serving, "stack", "init", "broken", "--secrets-provider", "passphrase")
+    try:
+        deployed.engine(serving, "config", "set", "platformStack", f"organization/mlrig-data/{STACK}")
+        deployed.engine(serving, "config", "set", "imageTag", stack_config("serving")["imageTag"])
+        with pytest.raises(PulumiError) as broken:
+            deployed.engine(serving, "preview")
+        output = broken.value.run.output
+        assert f"stack organization/mlrig-data/{STACK} has no output" in output, output
+        assert "Point `platformStack` at the platform stack" in output, output
+    finally:
+        deployed.engine(serving, "stack", "rm", "broken", "--yes")
+        deployed.engine(serving, "stack", "select", STACK)
+
+
+def test_destroy_in_reverse_order_leaves_no_object_behind(deployed: Deployed, kube: client.ApiClient):
+    objects = {project: deployed.objects(project) for project in PROJECTS}
+    kinds = {kind for found in objects.values() for _, kind, _, _ in found}
+    assert {"Namespace", "Deployment", "Job", "CronJob", "Service", "HorizontalPodAutoscaler"} <= kinds, kinds
+    deployed.destroy()
+    api = dynamic.DynamicClient(kube)
+
+    def gone(api_version: str, kind: str, namespace: str | None, name: str) -> bool:
+        try:
+            api.resources.get(api_version=api_version, kind=kind).get(name=name, namespace=namespace)
+        except NotFoundError:
+            return True
+        return False
+
+    for project, found in objects.items():
+        for obj in found:
+            wait_for(f"{project}: {obj} to be deleted", lambda o=obj: gone(*o), timeout=90)
+    for project in PROJECTS:
+        assert json.loads(deployed.engine(deployed.dir(project), "stack", "export").stdout)["deployment"].get(
+            "resources"
+        ) in (None, []), project
