@@ -308,11 +308,14 @@ def export_model(
 
     from pipelines.ml.register import export_model as run_export
     from pipelines.ml.register import use_bentoml_home
+    from pipelines.ml.registry import ChampionError
 
     cfg = _config(config)
     use_bentoml_home(cfg.bentoml_home)
     try:
         exported, path = run_export(cfg, tag)
+    except ChampionError as err:
+        raise _fail("export-model", err) from err
     except bentoml.exceptions.NotFound as err:
         raise _fail(
             "export-model", ValueError(f"no model {tag or cfg.model.name} in the store: run `mlrig train`.")
@@ -340,14 +343,25 @@ def import_model(
 
 @app.command()
 def build(config: ConfigOption = None) -> None:
-    """Package the service and the latest model as a Bento. Example: mlrig build"""
+    """Package the service and the champion (imported from the lake if this store lacks it) as a Bento.
+
+    Example: mlrig build
+    """
+    import bentoml
+
     from pipelines.ml.register import use_bentoml_home
+    from pipelines.ml.registry import ChampionError
     from service.package import build_bento
 
     cfg = _config(config)
     use_bentoml_home(cfg.bentoml_home)
-    with console.status("building the Bento"):
-        tag = build_bento(cfg)
+    try:
+        with console.status("building the Bento"):
+            tag = build_bento(cfg)
+    except ChampionError as err:
+        raise _fail("build", err) from err
+    except bentoml.exceptions.NotFound as err:
+        raise _fail("build", ValueError(f"{err}: run `mlrig train` and `mlrig gate` first.")) from err
     console.print(f"build: Bento {tag} in {cfg.bentoml_home / 'bentos'}")
 
 
