@@ -9,6 +9,7 @@ mlrig report       silver + quarantine       → <work>/reports/data-quality-<ru
 mlrig tune         gold (train part only)    → an Optuna study (<work>/tuning/ or tuning.storage)
 mlrig train        gold                      → a registered model (BentoML store)
 mlrig gate         the latest model          → champion, if every [gate] rule holds (else exit 1)
+mlrig champion     the lake's pointer        → which model serves, and before it (--rollback: back one)
 mlrig card         a registered model        → <work>/reports/<model>-<version>.html
 mlrig export-model a registered model        → <lake>/models/<name>/<version>.bentomodel (import-model: back)
 mlrig build        service + model           → a Bento
@@ -40,6 +41,7 @@ from pipelines.console import ConfigOption, console
 from pipelines.console import config_or_exit as _config
 from pipelines.console import fail as _fail
 from pipelines.lake import Lake
+from pipelines.ml.cli import app as ml_app
 from pipelines.monitor.cli import app as monitor_app
 from pipelines.onboard import cli as onboard_cli
 from pipelines.release.cli import app as release_app
@@ -448,6 +450,7 @@ def stop(config: ConfigOption = None) -> None:
 # Command groups live beside the code they drive, one Typer app each, registered here.
 app.command("init")(onboard_cli.init)
 app.add_typer(release_app)
+app.add_typer(ml_app)  # no name: `mlrig champion` is top-level
 app.add_typer(monitor_app)  # no name: outcomes, monitor, retrain are top-level commands
 
 from infra.images.cli import image_app  # noqa: E402  # groups register after the stage commands
