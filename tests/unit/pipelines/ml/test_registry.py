@@ -12,19 +12,9 @@ import pytest
 from pipelines import lake_files
 from pipelines.config import LAKE_URL_ENV, WORK_DIR_ENV, Config
 from pipelines.ml import registry
-from pipelines.ml.register import MODEL_FILE, exported_path, use_bentoml_home
+from pipelines.ml.register import exported_path, use_bentoml_home
 from pipelines.ml.registry import MODEL_TAG_ENV, ChampionError
-
-
-def stored(config: Config, label: str) -> str:
-    """A real model in the current store. The registry moves archives and never loads them, so a tiny artifact
-    stands in for a trained model and the tests stay fast."""
-    import bentoml
-    import joblib
-
-    with bentoml.models.create(config.model.name, metadata={"label": label}) as model:
-        joblib.dump({"label": label}, model.path_of(MODEL_FILE))
-    return str(model.tag)
+from tests.conftest import tiny_stored_model
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def test_serving_falls_back_to_latest_without_a_champion(machine, config):
 
 
 def test_promotion_writes_pointer_and_model_to_the_lake_and_nothing_local(machine, config, shared_lake):
-    tag = stored(config, "good")
+    tag = tiny_stored_model(config, "good")
     exported = registry.promote(config, tag, {"passed": True})
     pointer = json.loads((shared_lake / "models" / "champions.json").read_text())
     entry = pointer[config.model.name]
@@ -68,7 +58,7 @@ def test_promotion_writes_pointer_and_model_to_the_lake_and_nothing_local(machin
 def test_a_promotion_in_one_store_is_seen_and_imported_by_another_sharing_the_lake(machine, config):
     import bentoml
 
-    tag = stored(config, "promoted on the laptop")
+    tag = tiny_stored_model(config, "promoted on the laptop")
     registry.promote(config, tag)
     machine("pod")  # an empty model store, as a Kubernetes Job starts
     with pytest.raises(bentoml.exceptions.NotFound):
@@ -79,7 +69,7 @@ def test_a_promotion_in_one_store_is_seen_and_imported_by_another_sharing_the_la
 
 
 def test_history_names_the_previous_champion_for_a_rollback(machine, config):
-    first, second = stored(config, "first"), stored(config, "second")
+    first, second = tiny_stored_model(config, "first"), tiny_stored_model(config, "second")
     registry.promote(config, first, {"passed": True})
     registry.promote(config, second, {"passed": True, "champion_before": first})
     registry.promote(config, second, {"passed": True, "regated": True})  # re-gating refreshes, adds no history
@@ -95,7 +85,7 @@ def test_history_names_the_previous_champion_for_a_rollback(machine, config):
 
 
 def test_environment_pins_a_version_by_hand(machine, config, monkeypatch):
-    registry.promote(config, stored(config, "champion"))
+    registry.promote(config, tiny_stored_model(config, "champion"))
     monkeypatch.setenv(MODEL_TAG_ENV, f"{config.model.name}:pinned")
     assert registry.serving_tag(config) == f"{config.model.name}:pinned"
 
@@ -113,7 +103,7 @@ def test_an_unreadable_pointer_names_itself_and_what_to_do(machine, config, cont
 
 
 def test_a_failed_pointer_write_leaves_the_previous_pointer_whole(machine, config, monkeypatch):
-    first = stored(config, "first")
+    first = tiny_stored_model(config, "first")
     registry.promote(config, first)
     before = Path(registry.pointer_url(config)).read_bytes()
 
@@ -124,7 +114,7 @@ def test_a_failed_pointer_write_leaves_the_previous_pointer_whole(machine, confi
             raise OSError("disk gone mid-promotion")
         return rename(self, target)
 
-    second = stored(config, "second")
+    second = tiny_stored_model(config, "second")
     with monkeypatch.context() as patch:
         patch.setattr(Path, "replace", crash)
         with pytest.raises(OSError, match="mid-promotion"):
@@ -158,7 +148,7 @@ def test_readers_never_see_a_half_written_pointer(machine, config):
 
 
 def test_a_champion_missing_from_the_lake_says_where_to_export_it(machine, config):
-    tag = stored(config, "never exported")
+    tag = tiny_stored_model(config, "never exported")
     registry.promote(config, tag)
     Path(exported_path(config, tag)).unlink()
     machine("pod")
@@ -167,7 +157,7 @@ def test_a_champion_missing_from_the_lake_says_where_to_export_it(machine, confi
 
 
 def test_a_local_pointer_from_an_older_mlrig_moves_to_the_lake(machine, config, caplog):
-    tag = stored(config, "promoted by an older mlrig")
+    tag = tiny_stored_model(config, "promoted by an older mlrig")
     legacy = config.bentoml_home / "champions.json"
     legacy.write_text(json.dumps({config.model.name: {"tag": tag, "promoted_at": "2026-01-02T00:00:00+00:00"}}))
     with caplog.at_level(logging.WARNING, logger=registry.__name__):
@@ -181,7 +171,7 @@ def test_a_local_pointer_from_an_older_mlrig_moves_to_the_lake(machine, config, 
 
 
 def test_a_local_pointer_never_overrides_the_lakes(machine, config, caplog):
-    in_lake, local = stored(config, "in the lake"), stored(config, "stale local")
+    in_lake, local = tiny_stored_model(config, "in the lake"), tiny_stored_model(config, "stale local")
     registry.promote(config, in_lake)
     legacy = config.bentoml_home / "champions.json"
     legacy.write_text(json.dumps({config.model.name: {"tag": local}}))
