@@ -83,7 +83,7 @@ def build_bento(config: Config) -> str:
             python={"packages": pinned_runtime_packages(), "lock_packages": False},
             envs=[
                 BentoEnvSchema(name=CONFIG_ENV, value=SHIPPED_CONFIG),
-                # The image's model store has no champion pointer: pin each variant to the tag resolved now.
+                # The pointer in the lake moves with the next promotion: pin each variant to the tag resolved now.
                 BentoEnvSchema(name=VARIANTS_ENV, value=json.dumps(pinned_variants(config))),
             ],
             build_ctx=str(context),
