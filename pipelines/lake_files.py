@@ -50,14 +50,6 @@ def _replace_locally(target: Path, fill: Callable[[Path], object]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def exists(url: str) -> bool:
-    remote = _remote(url)
-    if remote is None:
-        return Path(url).is_file()
-    filesystem, path = remote
-    return filesystem.get_file_info(path).type == fs.FileType.File
-
-
 def read_bytes(url: str) -> bytes | None:
     """The file's content, or None when there is no such file."""
     remote = _remote(url)
