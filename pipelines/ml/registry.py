@@ -30,6 +30,7 @@ POINTER_FILE = "champions.json"
 HISTORY_KEPT = 100  # earlier champions listed in the pointer; each model's own metadata keeps its full gate verdict
 
 logger = logging.getLogger(__name__)
+_REACH = "Check that the lake URL is right and writable, and for s3:// the AWS_* settings in the environment."
 
 
 class ChampionError(ValueError):
@@ -42,7 +43,10 @@ def pointer_url(config: Config) -> str:
 
 def _read(config: Config) -> dict[str, dict]:
     url = pointer_url(config)
-    raw = lake_files.read_bytes(url)
+    try:
+        raw = lake_files.read_bytes(url)
+    except OSError as err:  # not "missing" (that is None): the lake itself cannot be reached
+        raise ChampionError(f"cannot read the champion pointer {url}: {err}. {_REACH}") from err
     if raw is None:
         return {}
     try:
@@ -59,7 +63,11 @@ def _read(config: Config) -> dict[str, dict]:
 
 
 def _write(config: Config, pointers: dict[str, dict]) -> None:
-    lake_files.write_bytes(pointer_url(config), json.dumps(pointers, indent=2, sort_keys=True).encode("utf-8"))
+    url = pointer_url(config)
+    try:
+        lake_files.write_bytes(url, json.dumps(pointers, indent=2, sort_keys=True).encode("utf-8"))
+    except OSError as err:
+        raise ChampionError(f"cannot write the champion pointer {url}: {err}. {_REACH}") from err
 
 
 def champion_entry(config: Config) -> dict | None:
