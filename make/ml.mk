@@ -3,7 +3,7 @@
 TRIALS ?= 20
 TAG ?=
 
-.PHONY: tune train gate card export-model import-model
+.PHONY: tune train gate champion card export-model import-model
 
 tune: install ## Optuna study on gold's train part (TRIALS=20); several machines may share one (tuning.storage)
 	$(BIN)/mlrig tune --trials $(TRIALS)
@@ -13,6 +13,9 @@ train: install ## Train on gold and register the model (add TUNED=1 to use the b
 
 gate: install ## Judge the latest model against the champion; promote it or exit 1 with the failed rules
 	$(BIN)/mlrig gate $(if $(TAG),--tag $(TAG),)
+
+champion: install ## Which model serves (the lake's champion pointer) and the champions before it
+	$(BIN)/mlrig champion
 
 card: install ## Write the latest model's card (HTML) to .mlrig/reports/
 	$(BIN)/mlrig card $(if $(TAG),--tag $(TAG),)

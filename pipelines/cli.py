@@ -9,6 +9,7 @@ mlrig report       silver + quarantine       → <work>/reports/data-quality-<ru
 mlrig tune         gold (train part only)    → an Optuna study (<work>/tuning/ or tuning.storage)
 mlrig train        gold                      → a registered model (BentoML store)
 mlrig gate         the latest model          → champion, if every [gate] rule holds (else exit 1)
+mlrig champion     the lake's pointer        → which model serves, and before it (--rollback: back one)
 mlrig card         a registered model        → <work>/reports/<model>-<version>.html
 mlrig export-model a registered model        → <lake>/models/<name>/<version>.bentomodel (import-model: back)
 mlrig build        service + model           → a Bento
@@ -40,6 +41,7 @@ from pipelines.console import ConfigOption, console
 from pipelines.console import config_or_exit as _config
 from pipelines.console import fail as _fail
 from pipelines.lake import Lake
+from pipelines.ml.cli import app as ml_app
 from pipelines.monitor.cli import app as monitor_app
 from pipelines.onboard import cli as onboard_cli
 from pipelines.release.cli import app as release_app
@@ -308,11 +310,14 @@ def export_model(
 
     from pipelines.ml.register import export_model as run_export
     from pipelines.ml.register import use_bentoml_home
+    from pipelines.ml.registry import ChampionError
 
     cfg = _config(config)
     use_bentoml_home(cfg.bentoml_home)
     try:
         exported, path = run_export(cfg, tag)
+    except ChampionError as err:
+        raise _fail("export-model", err) from err
     except bentoml.exceptions.NotFound as err:
         raise _fail(
             "export-model", ValueError(f"no model {tag or cfg.model.name} in the store: run `mlrig train`.")
@@ -340,14 +345,25 @@ def import_model(
 
 @app.command()
 def build(config: ConfigOption = None) -> None:
-    """Package the service and the latest model as a Bento. Example: mlrig build"""
+    """Package the service and the champion (imported from the lake if this store lacks it) as a Bento.
+
+    Example: mlrig build
+    """
+    import bentoml
+
     from pipelines.ml.register import use_bentoml_home
+    from pipelines.ml.registry import ChampionError
     from service.package import build_bento
 
     cfg = _config(config)
     use_bentoml_home(cfg.bentoml_home)
-    with console.status("building the Bento"):
-        tag = build_bento(cfg)
+    try:
+        with console.status("building the Bento"):
+            tag = build_bento(cfg)
+    except ChampionError as err:
+        raise _fail("build", err) from err
+    except bentoml.exceptions.NotFound as err:
+        raise _fail("build", ValueError(f"{err}: run `mlrig train` and `mlrig gate` first.")) from err
     console.print(f"build: Bento {tag} in {cfg.bentoml_home / 'bentos'}")
 
 
@@ -434,6 +450,7 @@ def stop(config: ConfigOption = None) -> None:
 # Command groups live beside the code they drive, one Typer app each, registered here.
 app.command("init")(onboard_cli.init)
 app.add_typer(release_app)
+app.add_typer(ml_app)  # no name: `mlrig champion` is top-level
 app.add_typer(monitor_app)  # no name: outcomes, monitor, retrain are top-level commands
 
 from infra.images.cli import image_app  # noqa: E402  # groups register after the stage commands

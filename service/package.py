@@ -40,12 +40,17 @@ def pinned_runtime_packages() -> list[str]:
 
 
 def pinned_variants(config: Config) -> dict[str, dict]:
-    """serving.variants with every model tag resolved ("champion", "latest") to the exact version built."""
+    """serving.variants with every model tag resolved ("champion", "latest") to the exact version built.
+
+    A model this store lacks is imported from the lake first, so CD on a fresh runner builds what the pointer names.
+    """
     import bentoml
+
+    from pipelines.ml.registry import fetch
 
     tags = resolved_tags(config)
     return {
-        name: {**variant.model_dump(), "model": str(bentoml.models.get(tags[name]).tag)}
+        name: {**variant.model_dump(), "model": str(bentoml.models.get(fetch(config, tags[name])).tag)}
         for name, variant in configured_variants(config).items()
     }
 
@@ -78,7 +83,7 @@ def build_bento(config: Config) -> str:
             python={"packages": pinned_runtime_packages(), "lock_packages": False},
             envs=[
                 BentoEnvSchema(name=CONFIG_ENV, value=SHIPPED_CONFIG),
-                # The image's model store has no champion pointer: pin each variant to the tag resolved now.
+                # The pointer in the lake moves with the next promotion: pin each variant to the tag resolved now.
                 BentoEnvSchema(name=VARIANTS_ENV, value=json.dumps(pinned_variants(config))),
             ],
             build_ctx=str(context),

@@ -20,7 +20,7 @@ from pipelines.config import Config, VariantSettings
 from pipelines.ml.registry import serving_tag
 
 # Set by `mlrig build` to the variants with their model tags resolved, so an image serves exactly what was
-# built (a Bento's model store has no champion pointer); overrides serving.variants when present.
+# built (an image never reads the lake's champion pointer, which moves on); overrides serving.variants when present.
 VARIANTS_ENV = "MLRIG_SERVING_VARIANTS"
 _HASH_SPACE = float(2**64)
 

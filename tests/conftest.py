@@ -17,6 +17,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_PII_KEY = "test-only-pii-key-0123456789abcdef"
 
 
+def tiny_stored_model(config: Config, label: str) -> str:
+    """A real model in the current BentoML store, holding a tiny artifact: for tests of moving models between
+    stores and the lake, which never load them (training one would only make those tests slow)."""
+    import bentoml
+    import joblib
+
+    from pipelines.ml.register import MODEL_FILE
+
+    with bentoml.models.create(config.model.name, metadata={"label": label}) as model:
+        joblib.dump({"label": label}, model.path_of(MODEL_FILE))
+    return str(model.tag)
+
+
 @pytest.fixture(scope="session")
 def config() -> Config:
     return load_config(PROJECT_ROOT / "mlrig.toml")

@@ -4,7 +4,9 @@ enough across slices, and fast enough on this machine.
 Both models are scored on the same rows: the challenger's test split, re-created from the gold version and
 seed it recorded. The rules come from `[gate]` in the project config. Every rule is checked (a reviewer sees
 all failures at once); the verdict is written into the challenger's metadata, and a pass moves the
-champion pointer. The first model (no champion yet) is judged on the absolute rules only.
+champion pointer in the lake (registry.py). The champion comes from that pointer, imported into this store if
+missing, so a job with an empty store still gates against it. The first model (no champion yet) is judged on the
+absolute rules only.
 """
 
 from __future__ import annotations
@@ -169,7 +171,10 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
     recorded = metadata.get("split", {})
     split = load_split(lake, config, metadata["gold_version"], recorded.get("seed"), recorded.get("test_fraction"))
     notes: list[str] = []
-    champion, champion_tag = None, registry.champion_tag(config)
+    try:  # a job with an empty store (a pod, a CI runner) imports the champion: it must gate against the real one
+        champion, champion_tag = None, registry.fetch_champion(config)
+    except registry.ChampionError as err:
+        raise GateError(f"cannot judge {tag} against the champion: {err}") from err
     if champion_tag == tag:
         champion_tag = None
         notes.append("re-gating the current champion: absolute rules only")
@@ -193,7 +198,11 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
     )
     record_metadata(tag, "gate", verdict.to_dict())
     if verdict.passed:
-        registry.promote(config, tag, {"passed": True, "rules": len(rules), "champion_before": champion_tag})
+        summary = {"passed": True, "rules": len(rules), "champion_before": champion_tag, "gold": verdict.gold}
+        try:
+            registry.promote(config, tag, summary)
+        except registry.ChampionError as err:
+            raise GateError(f"{tag} passed the gate but could not be promoted: {err}") from err
     return verdict
 
 

@@ -7,9 +7,13 @@ commit, its parameters and metrics; the service refuses a model whose contract h
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines import lake_files
 from pipelines.config import Config
 from pipelines.lineage import code_version
 
@@ -114,7 +118,7 @@ def exported_path(config: Config, tag: str) -> str:
 def export_model(config: Config, tag: str | None = None) -> tuple[str, str]:
     """Copy a stored model (default: the serving one) into the lake, so jobs without this store can import it.
 
-    s3:// lakes go through fsspec and need `s3fs` installed; a local lake needs nothing more.
+    Written again on every call: a gate verdict recorded after an earlier export must reach the lake too.
     """
     import bentoml
 
@@ -122,9 +126,10 @@ def export_model(config: Config, tag: str | None = None) -> tuple[str, str]:
 
     stored = bentoml.models.get(tag or serving_tag(config))
     target = exported_path(config, str(stored.tag))
-    if "://" not in target:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-    bentoml.models.export_model(stored.tag, target)
+    with _scratch(config) as folder:
+        archive = folder / f"{stored.tag.version}.bentomodel"
+        bentoml.models.export_model(stored.tag, str(archive))  # BentoML wants an absolute path
+        lake_files.upload(archive, target)
     return str(stored.tag), target
 
 
@@ -137,8 +142,20 @@ def import_model(config: Config, tag: str) -> str:
     except bentoml.exceptions.NotFound:
         pass
     source = exported_path(config, tag)
-    if "://" not in source and not Path(source).is_file():
-        raise FileNotFoundError(
-            f"no exported model at {source}: run `mlrig export-model --tag {tag}` where it was trained."
-        )
-    return str(bentoml.models.import_model(source).tag)
+    with _scratch(config) as folder:
+        archive = folder / source.rsplit("/", 1)[-1]
+        try:
+            lake_files.download(source, archive)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"no exported model at {source}: run `mlrig export-model --tag {tag}` where it was trained."
+            ) from None
+        return str(bentoml.models.import_model(str(archive)).tag)
+
+
+@contextmanager
+def _scratch(config: Config) -> Iterator[Path]:
+    """A temporary folder in the work folder (in a pod, the emptyDir; the root file system is read-only)."""
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="model-transfer-") as folder:
+        yield Path(folder)

@@ -90,12 +90,17 @@ def print_result(result: MonitorResult, out: Console = console) -> None:
     )
 
 
-def _serving_tag(cfg: Config) -> str:
+def _serving_tag(cfg: Config, stage: str) -> str:
+    """The serving model, imported from the lake when this store lacks it (a pod starts with an empty one)."""
     from pipelines.ml.register import use_bentoml_home
-    from pipelines.ml.registry import serving_tag
+    from pipelines.ml.registry import ChampionError, fetch_serving
 
     use_bentoml_home(cfg.bentoml_home)
-    return serving_tag(cfg)
+    try:
+        return fetch_serving(cfg)
+    except ChampionError as err:  # even a forced retrain stops: its gate could not see the champion either
+        console.print(f"[red]{stage} failed:[/] {err}")
+        raise typer.Exit(1) from err
 
 
 @app.command("monitor")
@@ -109,7 +114,7 @@ def monitor_command(
     """
     cfg = _config(config)
     try:
-        result = monitor(cfg, _serving_tag(cfg), hours)
+        result = monitor(cfg, _serving_tag(cfg, "monitor"), hours)
     except MonitorError as err:
         console.print(f"[red]monitor failed:[/] {err}")
         raise typer.Exit(1) from err
@@ -132,7 +137,7 @@ def retrain(
 
     cfg = _config(config)
     try:
-        result = monitor(cfg, _serving_tag(cfg), hours)
+        result = monitor(cfg, _serving_tag(cfg, "retrain"), hours)
         print_result(result)
         needed = result.decision.retrain
     except MonitorError as err:  # nothing served yet: only a forced (scheduled) retraining goes ahead

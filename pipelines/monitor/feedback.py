@@ -69,6 +69,6 @@ def feedback_demo(config: Config, base_url: str, console: Console, rows: int = 6
     window = served_window(config, hours=None).filter(pl.col(REQUEST_KEY).is_not_null())
     labelled = record_outcomes(config, outcome_labels(window, REQUEST_KEY))
     console.print(f"feedback: {answered} predictions served, {logged} logged, {labelled} outcomes came back")
-    result = monitor(config, _serving_tag(config))
+    result = monitor(config, _serving_tag(config, "feedback"))
     print_result(result, console)
     return result

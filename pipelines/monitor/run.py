@@ -54,7 +54,13 @@ def _model_reference(config: Config, model_tag: str) -> tuple[pl.DataFrame, floa
     """The features the model learned from (its gold table at the recorded version) and its test ROC AUC."""
     import bentoml
 
-    model = bentoml.models.get(model_tag)
+    try:
+        model = bentoml.models.get(model_tag)
+    except bentoml.exceptions.NotFound as err:  # a first run anywhere: nothing trained, nothing promoted
+        raise MonitorError(
+            f"no model {model_tag} in the store or named by the champion pointer: train and gate one first "
+            "(`mlrig retrain --force`)"
+        ) from err
     metadata = model.info.metadata
     layer, name = metadata["gold_table"].split("/", 1)
     reference = Lake(config.lake_url).table(layer, name).read(int(metadata["gold_version"]))

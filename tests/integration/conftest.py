@@ -1,16 +1,23 @@
-"""Integration fixtures: the whole path built once per session, a real `bentoml serve` once per module."""
+"""Integration fixtures: the whole path built once per session, a real `bentoml serve` once per module, and an
+S3-compatible server (moto) for the modules that put the lake on s3://."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.config import WORK_DIR_ENV, Config
+from pipelines.lake import Lake
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.conftest import TEST_PII_KEY
 
@@ -57,3 +64,43 @@ def scorer_url(built_workspace: Path, config: Config) -> Iterator[str]:
         yield url
     finally:
         stop_process(process)
+
+
+BUCKET = "mlrig-lake"  # made empty by `s3_endpoint`; each test's lake is a prefix in it
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`moto_server` on a free port, with one empty bucket."""
+    port = free_port()
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.put(f"{url}/{BUCKET}", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(f"moto_server did not start on {url}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def s3_lake(s3_endpoint: str, work_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Lake:
+    for name, value in {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Lake(f"s3://{BUCKET}/{work_dir.name}")

@@ -1,10 +1,13 @@
-"""`mlrig train` then `mlrig gate`, through the CLI: a failed rule exits 1 and names itself; a pass promotes."""
+"""`mlrig train` then `mlrig gate`, through the CLI: a failed rule exits 1 and names itself; a pass promotes; a pod
+with an empty model store gates, promotes and builds against the champion the lake names."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from pipelines.config import load_config
+from pipelines.config import LAKE_URL_ENV, WORK_DIR_ENV, load_config
 from pipelines.ml import registry
 from tests.integration.ml.conftest import run
 
@@ -81,3 +84,75 @@ def test_exported_model_imports_into_an_empty_store(trained, gold_workspace, tmp
     assert run("import-model", "--tag", tag).exit_code == 0  # already there: nothing to do
     missing = run("import-model", "--tag", tag.split(":")[0] + ":doesnotexist")
     assert missing.exit_code == 1 and "mlrig export-model" in missing.output
+
+
+# A Kubernetes Job starts with an empty model store in an emptyDir and reaches the lake by URL. The tests below play
+# such pods against this module's lake; they end with the trained model as champion again, as they found it.
+WORSE = {"n_estimators": "1", "num_leaves": "2"}  # one tree of two leaves: fast to train, clearly worse
+
+
+@pytest.fixture
+def pod(gold_workspace, tmp_path, monkeypatch):
+    """enter("name"): switch to a pod's view — its own empty work folder and store, the module's lake by URL."""
+
+    def enter(name: str):
+        work = tmp_path / name
+        work.mkdir()
+        monkeypatch.setenv(WORK_DIR_ENV, str(work))
+        monkeypatch.setenv(LAKE_URL_ENV, str(gold_workspace / "lake"))
+        return work
+
+    return enter
+
+
+def test_a_fresh_pod_gates_against_the_lakes_champion_and_blocks_a_worse_model(trained, lenient, gate_config, pod):
+    assert run("gate", "--config", str(lenient)).exit_code == 0
+    champion = registry.champion_tag(load_config(lenient))
+    worse = gate_config("worse", **SMALL_DATA, max_p99_row_ms="10000.0", max_p99_batch_ms="60000.0", **WORSE)
+
+    work = pod("retrain-pod")
+    result = run("retrain", "--force", "--config", str(worse))  # what the scheduled training CronJob runs
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())  # rich wraps lines at the runner's width
+    assert "roc_auc vs champion" in said and "FAIL" in said and f"vs champion {champion}" in said
+    assert "the gate blocked" in said and "the champion keeps serving" in said
+    assert (work / "bentoml" / "models" / champion.replace(":", "/")).is_dir()  # imported from the lake
+    assert registry.champion_tag(load_config(worse)) == champion
+
+
+def test_a_pods_promotion_is_every_stores_champion_and_rolls_back(trained, lenient, gate_config, gold_workspace, pod):
+    assert run("gate", "--config", str(lenient)).exit_code == 0
+    champion = registry.champion_tag(load_config(lenient))
+    anything_goes = gate_config(
+        "anything-goes", **{**SMALL_DATA, "min_metrics": "{ roc_auc = 0.5 }"}, max_regression="{}", **WORSE
+    )
+    pod("retrain-pod")
+    promoted = run("retrain", "--force", "--config", str(anything_goes))
+    assert promoted.exit_code == 0, promoted.output
+
+    pod("laptop")  # any other store sharing the lake sees the pod's champion, and the one before it
+    shown = run("champion")
+    assert shown.exit_code == 0, shown.output
+    new = shown.stdout.strip().splitlines()[-1]
+    assert new != champion and registry.previous_champion(load_config(lenient)) == champion
+
+    rolled = run("champion", "--rollback")
+    assert rolled.exit_code == 0, rolled.output
+    assert rolled.stdout.strip().splitlines()[-1] == champion
+    assert registry.previous_champion(load_config(lenient)) == new
+
+
+def test_build_on_a_fresh_runner_packages_the_lakes_champion(trained, lenient, pod):
+    import bentoml
+
+    from service.routing import VARIANTS_ENV
+
+    assert run("gate", "--config", str(lenient)).exit_code == 0
+    champion = registry.champion_tag(load_config(lenient))
+    work = pod("cd-runner")
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    assert (work / "bentoml" / "models" / champion.replace(":", "/")).is_dir()
+    bento = bentoml.bentos.get(result.output.split("Bento ")[1].split(" ")[0])
+    variants = json.loads(next(env.value for env in bento.info.envs if env.name == VARIANTS_ENV))
+    assert {variant["model"] for variant in variants.values()} == {champion}

@@ -79,19 +79,21 @@ def test_comment_puts_the_champions_metrics_beside_the_new_models(
 ) -> None:
     import bentoml
 
-    from pipelines.ml.registry import promote
+    from pipelines.ml.register import exported_path
+    from pipelines.ml.registry import pointer_url, promote
 
     model = bentoml.models.get(f"{config.model.name}:latest")
-    pointer = config.bentoml_home / "champions.json"
-    before = pointer.read_text() if pointer.exists() else None
+    pointer, export = Path(pointer_url(config)), Path(exported_path(config, str(model.tag)))
+    before = {path: path.read_bytes() if path.exists() else None for path in (pointer, export)}
     promote(config, str(model.tag))
     try:
         comment = _comment(pytest_reports)
     finally:  # leave the session's workspace as the other tests expect it
-        if before is None:
-            pointer.unlink()
-        else:
-            pointer.write_text(before)
+        for path, content in before.items():
+            if content is None:
+                path.unlink()
+            else:
+                path.write_bytes(content)
     roc_auc = f"{model.info.metadata['metrics']['roc_auc']:.3f}"
     assert f"| metric | this run `{model.tag}` | champion `{model.tag}` |" in comment
     assert f"| roc_auc | {roc_auc} | {roc_auc} |" in comment

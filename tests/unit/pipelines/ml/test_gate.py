@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,21 @@ def test_gate_without_a_model_says_what_to_run(work_dir, lake, config):
     use_bentoml_home(config.bentoml_home)
     with pytest.raises(GateError, match="mlrig train"):
         run_gate(lake, config)
+
+
+def test_gate_refuses_to_judge_without_a_readable_champion_pointer(ml_lake, config, good_tag):
+    from pipelines.ml.register import use_bentoml_home
+
+    use_bentoml_home(config.bentoml_home)  # the module's store: a test before may have switched to its own
+    pointer = Path(registry.pointer_url(config))
+    before = pointer.read_bytes() if pointer.exists() else None
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text("{")  # damaged from outside: judging on absolute rules only would let anything through
+    try:
+        with pytest.raises(GateError, match=f"cannot judge {good_tag} against the champion.*unreadable"):
+            run_gate(ml_lake, with_gate(config, **LENIENT, **FAST), good_tag)
+    finally:
+        if before is None:
+            pointer.unlink()
+        else:
+            pointer.write_bytes(before)
