@@ -9,7 +9,7 @@ from __future__ import annotations
 # platform: the namespace, the object store and the identities every workload runs with
 PLATFORM_NAMESPACE = "namespace"
 PLATFORM_LAKE_URL = "lakeUrl"  # s3://bucket/lake
-PLATFORM_MODELS_URL = "modelsUrl"  # s3://bucket/models: model exports
+PLATFORM_MODELS_URL = "modelsUrl"  # s3://bucket/lake/models: model exports and the champion pointer
 PLATFORM_S3_ENDPOINT = "s3Endpoint"  # in-cluster store URL, or "" for the cloud's own endpoint
 # the name of the Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
 PLATFORM_STORE_CREDENTIALS_SECRET = "storeCredentialsSecret"  # noqa: S105 - an output key, not a secret

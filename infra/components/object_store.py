@@ -35,6 +35,8 @@ class ObjectStoreArgs:
 
 class ObjectStore(pulumi.ComponentResource):
     bucket: pulumi.Output[str]
+    lake_url: pulumi.Output[str]
+    models_url: pulumi.Output[str]  # <lake>/models: pipelines/ml/register.py exports there, the champion pointer too
     endpoint: pulumi.Output[str]
     credentials_secret: pulumi.Output[str]
     client_settings: pulumi.Output[str]  # a ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL and the S3 client's settings
@@ -59,9 +61,13 @@ class ObjectStore(pulumi.ComponentResource):
         else:
             self.bucket = pulumi.Output.from_input(args.bucket)
             self.endpoint = self._in_cluster(name, args, child)
+        self.lake_url = pulumi.Output.concat("s3://", self.bucket, "/lake")
+        self.models_url = pulumi.Output.concat(
+            self.lake_url, "/models"
+        )  # where `mlrig` exports models and the champion
         settings: dict[str, pulumi.Input[str]] = {
-            "MLRIG_LAKE_URL": pulumi.Output.concat("s3://", self.bucket, "/lake"),
-            "MLRIG_MODELS_URL": pulumi.Output.concat("s3://", self.bucket, "/models"),
+            "MLRIG_LAKE_URL": self.lake_url,
+            "MLRIG_MODELS_URL": self.models_url,
             "AWS_REGION": args.region,
         }
         if not args.existing_bucket:  # MinIO over plain HTTP inside the namespace; one writer per table

@@ -63,8 +63,8 @@ serving = WorkloadIdentity(
 )
 
 pulumi.export(outputs.PLATFORM_NAMESPACE, ns)
-pulumi.export(outputs.PLATFORM_LAKE_URL, pulumi.Output.concat("s3://", store.bucket, "/lake"))
-pulumi.export(outputs.PLATFORM_MODELS_URL, pulumi.Output.concat("s3://", store.bucket, "/models"))
+pulumi.export(outputs.PLATFORM_LAKE_URL, store.lake_url)
+pulumi.export(outputs.PLATFORM_MODELS_URL, store.models_url)
 pulumi.export(outputs.PLATFORM_S3_ENDPOINT, store.endpoint)
 pulumi.export(outputs.PLATFORM_LAKE_SETTINGS, store.client_settings)
 pulumi.export(outputs.PLATFORM_STORE_CREDENTIALS_SECRET, store.credentials_secret)
