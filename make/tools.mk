@@ -1,7 +1,8 @@
 # The real engine (issue 11): the Pulumi CLI, its Python host, the Kubernetes provider, etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok, built from their Go modules at the versions in
-# tools/versions.env and cached under .cache/tools/<hash>/ (tools/README.md). Not part of `make test`: a cold
-# build took ~89 min on a loaded 2-core machine, more than CI's whole budget; a warm one takes 0.06 s.
+# tools/versions.env and cached under .cache/tools/<hash>/ (tools/README.md). Not part of `make test`; `.ci/run`
+# runs `make e2e-infra` after it and builds the tools within what is left of CI's budget (cold: tens of minutes;
+# relinked from a warm Go build cache: ~75 s; already present: 0.06 s).
 .PHONY: tools cluster tools-smoke
 
 tools: ## Build the Pulumi CLI, Kubernetes provider and a local control plane from Go modules (cached by version)
