@@ -6,6 +6,8 @@ a test here rather than a deployment.
 
 from __future__ import annotations
 
+import pulumi
+
 # platform: the namespace, the object store and the identities every workload runs with
 PLATFORM_NAMESPACE = "namespace"
 PLATFORM_LAKE_URL = "lakeUrl"  # s3://bucket/lake
@@ -61,12 +63,10 @@ class Upstream:
     in the SDK; this names the stack, the output and what to do."""
 
     def __init__(self, stack: str) -> None:
-        import pulumi
-
         self.stack = stack
         self.reference = pulumi.StackReference(stack)
 
-    def require(self, key: str):  # -> pulumi.Output
+    def require(self, key: str) -> pulumi.Output:
         def present(value: object) -> object:
             if value is None:
                 raise MissingStackOutputError(

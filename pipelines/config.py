@@ -300,6 +300,12 @@ class Config(_Strict):
         return str(self.work_dir / lake)
 
     @property
+    def models_url(self) -> str:
+        """Where exported models and the champion pointer live: beside the tables, so whatever reaches the lake
+        reaches them (pipelines/ml/register.py, pipelines/ml/registry.py)."""
+        return f"{self.lake_url.rstrip('/')}/models"
+
+    @property
     def raw_dir(self) -> Path:
         raw = Path(self.storage.raw)
         return raw if raw.is_absolute() else self.work_dir / raw

@@ -67,6 +67,12 @@ class ClusterInfo:
     node_name: str = NODE_NAME
 
 
+def leftover(tools_bin: Path) -> list[str]:
+    """Processes still running a binary from `tools_bin` (after a cluster stopped, there must be none)."""
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return [line for line in ps.splitlines() if str(tools_bin) in line]
+
+
 def default_tools_dir() -> Path:
     """The cache dir build-tools.sh uses for the current pins."""
     here = Path(__file__).resolve().parent

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cluster
+from engine import PulumiEngine
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,11 +73,6 @@ def versions() -> dict[str, str]:
             k, v = line.split("=", 1)
             out[k] = v
     return out
-
-
-def leftover(bin_dir: Path) -> list[str]:
-    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
-    return [line for line in ps.splitlines() if str(bin_dir) in line]
 
 
 def step(msg: str) -> None:
@@ -164,38 +160,23 @@ def check_pulumi(info: cluster.ClusterInfo, tools_dir: Path, work: Path, venv: P
     (proj / "Pulumi.yaml").write_text("name: mlrig-smoke\nruntime: python\n")
     (proj / "__main__.py").write_text(PROGRAM)
 
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{tools_dir / 'bin'}:{py.parent}:{env['PATH']}",
-        PULUMI_HOME=str(tools_dir / "pulumi-home"),
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        PULUMI_DISABLE_REGISTRY_RESOLVE="true",
-        PULUMI_CONFIG_PASSPHRASE="smoke",  # noqa: S106  # a throwaway local state in a temp folder
-        PULUMI_BACKEND_URL=f"file://{state}",
-        PULUMI_PYTHON_CMD=str(py),
-        # the provider binary also sits in bin/ (on PATH): use the installed plugin
-        PULUMI_IGNORE_AMBIENT_PLUGINS="true",
+    engine = PulumiEngine(
+        tools_dir=tools_dir,
+        state_dir=state,
+        python=py,
+        passphrase=secrets.token_urlsafe(16),  # a throwaway state in a temporary folder
+        kubeconfig=info.kubeconfig,
     )
-    env.pop("VIRTUAL_ENV", None)
 
-    def pulumi(*args: str) -> str:
+    def pulumi(*args: str) -> None:
         step("pulumi " + " ".join(args))
-        t0 = time.monotonic()
-        r = subprocess.run(
-            [str(tools_dir / "bin" / "pulumi"), *args, "--non-interactive"],
-            cwd=proj,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        print(r.stdout + r.stderr, end="")
-        print(f"    ({time.monotonic() - t0:.1f}s, rc={r.returncode})")
-        if r.returncode != 0:
+        run = engine(proj, *args, check=False)
+        print(run.output, end="")
+        print(f"    ({run.seconds:.1f}s, rc={run.returncode})")
+        if run.returncode != 0:
             raise AssertionError(f"pulumi {' '.join(args)} failed")
-        return r.stdout
 
-    pulumi("login", f"file://{state}")
+    engine.login()
     pulumi("stack", "init", "dev")
     pulumi("config", "set", "kubeconfig", str(info.kubeconfig))
     pulumi("up", "--yes")
@@ -230,7 +211,7 @@ def main() -> int:
     with cluster.local_cluster(bin_dir, work / "cluster") as info:
         print(f"cluster ready in {time.monotonic() - t0:.1f}s at {info.api_url}")
         check_workloads(info)
-    left = leftover(bin_dir)
+    left = cluster.leftover(bin_dir)
     assert not left, f"processes left behind: {left}"
     print("cluster stopped, no process left behind")
 
@@ -238,7 +219,7 @@ def main() -> int:
         step("cluster + pulumi up/preview/destroy")
         with cluster.local_cluster(bin_dir, work / "cluster") as info:
             check_pulumi(info, tools_dir, work / "pulumi", venv)
-        left = leftover(bin_dir)
+        left = cluster.leftover(bin_dir)
         assert not left, f"processes left behind: {left}"
         print("cluster stopped, no process left behind")
     print("SMOKE OK")

@@ -112,7 +112,7 @@ def load_model(tag: str) -> tuple[str, object, dict]:
 def exported_path(config: Config, tag: str) -> str:
     """Where a model lives in the lake: <lake>/models/<name>/<version>.bentomodel (a path or an s3:// URL)."""
     name, _, version = tag.partition(":")
-    return f"{config.lake_url.rstrip('/')}/models/{name}/{version}.bentomodel"
+    return f"{config.models_url}/{name}/{version}.bentomodel"
 
 
 def export_model(config: Config, tag: str | None = None) -> tuple[str, str]:

@@ -38,7 +38,7 @@ class ChampionError(ValueError):
 
 
 def pointer_url(config: Config) -> str:
-    return f"{config.lake_url.rstrip('/')}/models/{POINTER_FILE}"
+    return f"{config.models_url}/{POINTER_FILE}"
 
 
 def _read(config: Config) -> dict[str, dict]:

@@ -171,16 +171,18 @@ def test_pipeline_cronjobs_run_as_the_platform_wired_them(deployed: Deployed, ku
     """Stack references resolved to the platform's real outputs, and a Job made from each CronJob is admitted by
     the API server (restricted pod security, quota) and completes under kwok."""
     batch = client.BatchV1Api(kube)
-    platform, config = deployed.outputs["platform"], stack_config(project)
+    platform, config, images = (
+        deployed.outputs["platform"],
+        stack_config(project),
+        load_config(ROOT / "mlrig.toml").images,
+    )
     ns = platform["namespace"]
     names = (
         list(deployed.outputs["data"]["cronJobs"].values())
         if project == "data"
         else [deployed.outputs["ml"]["trainCronJob"], deployed.outputs["ml"]["retrainCronJob"]]
     )
-    image = (
-        f"{load_config(ROOT / 'mlrig.toml').images.registry}/{load_config(ROOT / 'mlrig.toml').images.pipeline_name}"
-    )
+    image = f"{images.registry}/{images.pipeline_name}"
     for name in names:
         cron = batch.read_namespaced_cron_job(name, ns)
         pod = cron.spec.job_template.spec.template.spec
