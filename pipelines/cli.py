@@ -276,6 +276,8 @@ def gate(
     if not verdict.passed:
         failed = ", ".join(rule.name for rule in verdict.rules if not rule.passed)
         console.print(f"[red]gate: {verdict.challenger} is not promoted[/] (failed: {failed}).")
+        for tip in verdict.advice:
+            console.print(f"  try: {tip}")
         raise typer.Exit(1)
     console.print(f"gate: {verdict.challenger} is now the champion.")
 

@@ -68,9 +68,9 @@ class Contract(_Strict):
     dataset: str
     target: str
     positive_class: str
-    entity_key: str
-    event_time: str
-    duplicate_key: tuple[str, ...]
+    entity_key: str | None = None  # none: rows are independent, split at random (one row per customer)
+    event_time: str | None = None  # none: snapshots; the ingest time stands in where a time is needed
+    duplicate_key: tuple[str, ...] = ()  # empty: a duplicate is the same record again, every column equal
     columns: dict[str, Column]
 
     @model_validator(mode="before")
@@ -83,7 +83,7 @@ class Contract(_Strict):
     @model_validator(mode="after")
     def _references_exist(self) -> Self:
         for key in (self.target, self.entity_key, self.event_time, *self.duplicate_key):
-            if key not in self.columns:
+            if key is not None and key not in self.columns:
                 raise ValueError(f"contract refers to column {key!r}, which is not in [contract.columns]")
         target = self.columns[self.target]
         if target.role != "target":
@@ -128,12 +128,30 @@ class Storage(_Strict):
         return self
 
 
+class ThresholdPolicy(_Strict):
+    """How the decision threshold is chosen on validation data (pipelines/ml/threshold.py); the model keeps it."""
+
+    policy: Literal["max_f1", "cost", "min_precision", "min_recall", "fixed"] = "max_f1"
+    cost_ratio: float = Field(1.0, gt=0)  # policy "cost": a missed positive costs this many false alarms
+    min_precision: float | None = Field(None, gt=0, le=1)  # policy "min_precision": the most recall at this
+    min_recall: float | None = Field(None, gt=0, le=1)  # policy "min_recall": the most precision at this
+    value: float = Field(0.5, gt=0, lt=1)  # policy "fixed"
+    validation_fraction: float = Field(0.2, gt=0, lt=1)  # of the train part, held out to choose the threshold
+
+    @model_validator(mode="after")
+    def _target_given(self) -> Self:
+        if self.policy in ("min_precision", "min_recall") and getattr(self, self.policy) is None:
+            raise ValueError(f"policy {self.policy!r} needs `{self.policy}` (e.g. {self.policy} = 0.5)")
+        return self
+
+
 class ModelSettings(_Strict):
     name: str
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
     params: dict[str, float | int | str] = Field(default_factory=dict)
     slices: tuple[str, ...] = ()  # categorical columns whose groups get their own metrics (and a gap rule)
+    threshold: ThresholdPolicy = ThresholdPolicy()
 
 
 GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")  # all higher-is-better: one comparison rule
@@ -247,6 +265,12 @@ class BusinessSettings(_Strict):
     value_periods: int = Field(12, ge=1)  # value at stake counted over this many periods
 
 
+class QualitySettings(_Strict):
+    """Data-quality limits refine enforces (and `mlrig init` checks its proposal against)."""
+
+    max_quarantine_share: float = Field(0.05, gt=0, le=1)  # more quarantined than this: the contract is wrong
+
+
 class ImagesSettings(_Strict):
     """Container images: the pinned base, how a local base is made, names and the non-root user."""
 
@@ -272,6 +296,7 @@ class Config(_Strict):
     serving: ServingSettings
     monitoring: MonitoringSettings = MonitoringSettings()
     business: BusinessSettings = BusinessSettings()
+    quality: QualitySettings = QualitySettings()
     release: ReleaseSettings = ReleaseSettings()
     gate: GateSettings = GateSettings()
     tuning: TuningSettings = TuningSettings()

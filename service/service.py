@@ -20,8 +20,8 @@ import pandas as pd
 from pydantic import Field
 
 from pipelines.config import CONFIG_ENV, load_config
-from pipelines.ml.evaluate import DECISION_THRESHOLD
 from pipelines.ml.register import MODEL_FILE
+from pipelines.ml.threshold import decide, threshold_of
 from pipelines.pii import PiiKeyError, pii_key, pseudonymize_value
 from service.batching import SCORE_IN_FLIGHT, RowBatcher
 from service.guard import RequestGuard
@@ -59,6 +59,8 @@ class _Scorer:
     def __init__(self) -> None:
         self.models = {name: self._load(getattr(self, f"model_{name}")) for name in VARIANTS}
         self.versions = {name: str(getattr(self, f"model_{name}").tag) for name in VARIANTS}
+        # each model decides at the threshold chosen for it in training (its metadata), never a fixed 0.5
+        self.thresholds = {name: threshold_of(getattr(self, f"model_{name}").info.metadata) for name in VARIANTS}
         self.router = Router.from_variants(VARIANTS)
         self.log = (
             PredictionLog(predictions_table(CONFIG), log_schema(CONTRACT), SERVING.log_flush_rows, SERVING.log_flush_s)
@@ -126,10 +128,13 @@ class _Scorer:
     def _score(self, variant: str, probability: float) -> Score:
         return Score(
             probability=float(probability),
-            prediction=CONTRACT.positive_class if probability >= DECISION_THRESHOLD else NEGATIVE_CLASS,
+            prediction=self._label(variant, probability),
             model_version=self.versions[variant],
             variant=variant,
         )
+
+    def _label(self, variant: str, probability: float) -> str:
+        return CONTRACT.positive_class if decide(probability, self.thresholds[variant]) else NEGATIVE_CLASS
 
     def _log(
         self,
@@ -155,7 +160,7 @@ class _Scorer:
                     "shadow": shadow,
                     "model_version": self.versions[variant],
                     "probability": float(p),
-                    "prediction": CONTRACT.positive_class if p >= DECISION_THRESHOLD else NEGATIVE_CLASS,
+                    "prediction": self._label(variant, p),
                     "latency_ms": elapsed_ms,
                 }
             )
