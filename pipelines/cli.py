@@ -123,7 +123,14 @@ def refine(config: ConfigOption = None, partition: PartitionOption = None) -> No
     try:
         key, key_source = pii_key(cfg.work_dir)
         with console.status("refining bronze → silver"):
-            result = run_refine(Lake(cfg.lake_url), cfg.contract, key, partition, progress=_progress("refine"))
+            result = run_refine(
+                Lake(cfg.lake_url),
+                cfg.contract,
+                key,
+                partition,
+                progress=_progress("refine"),
+                max_quarantine_share=cfg.quality.max_quarantine_share,
+            )
     except (RefineError, PiiKeyError) as err:
         raise _fail("refine", err) from err
     if result.up_to_date:

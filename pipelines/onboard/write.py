@@ -44,14 +44,18 @@ def contract_table(proposed: ProposedContract) -> Table:
     else:
         table.add(
             tomlkit.comment(
-                "no entity key found: rows are split at random (set entity_key if one entity has several rows)"
+                "no entity key found: each row is its own entity, split at random (set entity_key if one "
+                "customer has several rows)"
             )
         )
     if proposed.event_time:
         table.add("event_time", proposed.event_time)
-    duplicate_key = [k for k in (proposed.entity_key, proposed.event_time) if k]
-    if duplicate_key:
-        table.add("duplicate_key", duplicate_key)
+    else:
+        table.add(tomlkit.comment("no event time: snapshots; the ingest time stands in where a time is needed"))
+    if proposed.duplicate_key:
+        table.add("duplicate_key", proposed.duplicate_key)
+    else:
+        table.add(tomlkit.comment("no duplicate_key: a duplicate is the same row exported again (every column)"))
     columns = tomlkit.table(is_super_table=True)
     for column in proposed.columns:
         entry = tomlkit.table()
@@ -89,6 +93,36 @@ def _set_column_settings(document: tomlkit.TOMLDocument, proposed: ProposedContr
         model["slices"] = proposed.segment_by
 
 
+def trivial_f1(positive_rate: float) -> float:
+    """F1 of flagging every record: the baseline any model must beat."""
+    return 2 * positive_rate / (1 + positive_rate)
+
+
+def _set_decisions(document: tomlkit.TOMLDocument, proposed: ProposedContract) -> None:
+    """[gate] minimums relative to trivial baselines for this target, and the threshold policy that picks the
+    decision threshold: the demo's churn numbers mean nothing for a 5 % default rate."""
+    baseline = trivial_f1(proposed.positive_rate)
+    gate = document.setdefault("gate", tomlkit.table())
+    minimums = tomlkit.inline_table()
+    minimums.update({"roc_auc": 0.6, "f1": round(min(baseline + 0.05, 0.95), 3)})
+    gate["min_metrics"] = minimums
+    gate["min_metrics"].comment(
+        f"init: chance ranks at ROC AUC 0.5; flagging everyone scores F1 {baseline:.3f} at the sample's "
+        f"{proposed.positive_rate:.1%} positives. Raise these once you know what the first model reaches."
+    )
+    gate["max_slice_gap"] = tomlkit.inline_table()
+    gate["max_slice_gap"].comment("init: add e.g. roc_auc = 0.15 once every slice group has enough test rows")
+    model = document.setdefault("model", tomlkit.table())
+    threshold = tomlkit.table()
+    threshold.add(
+        tomlkit.comment(
+            'max_f1 | cost (cost_ratio = misses worth one false alarm) | min_precision | min_recall | fixed (value)'
+        )
+    )
+    threshold.add("policy", "max_f1")
+    model["threshold"] = threshold
+
+
 def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:
     """The base config's text with [contract] replaced by the proposal, [storage] reading the files as
     sampled, and the settings that name columns pointed at this contract's."""
@@ -98,6 +132,7 @@ def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:
     _set_storage(document, sample)
     document.add("contract", contract_table(proposed))
     _set_column_settings(document, proposed)
+    _set_decisions(document, proposed)
     _set_names(document, proposed.dataset)
     return tomlkit.dumps(document)
 
@@ -129,7 +164,7 @@ def contract_changes(old_config: str, new_config: str) -> list[str]:
     new = tomlkit.parse(new_config).get("contract", {})
     changes = [
         f"{key}: {old.get(key)!r} → {new.get(key)!r}"
-        for key in ("target", "positive_class", "entity_key", "event_time")
+        for key in ("target", "positive_class", "entity_key", "event_time", "duplicate_key")
         if old.get(key) != new.get(key)
     ]
     old_columns, new_columns = dict(old.get("columns", {})), dict(new.get("columns", {}))

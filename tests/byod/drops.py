@@ -9,7 +9,9 @@ value, text in a numeric column. A few clean rows are exported again in a later 
 
 What is not planted, and why: a wrong value that looks valid (a state code `ZZ` among real two-letter codes, an
 income of 12,000 typed as 21,000) cannot be told from data by any rule; only a reference list or the source can.
-Typos are therefore planted in category values of four characters or more, or as case/space variants.
+Typos are therefore planted in category values of four characters or more, or as case variants; an
+out-of-range number (a sign slip, ×1000, a 99999999 sentinel) in a column most of whose values are positive, since a
+sparse column's real tail (a few large late payments among zeros) has jumps as big as a slip.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class Truth:
     duplicates: int
     pii: dict[str, list[str]] = field(default_factory=dict)  # column → planted values
     clean_rows: int = 0
+    planted: list[str] = field(default_factory=list)  # one line per dirty row, to read when a count is off
 
     @property
     def quarantined_total(self) -> int:
@@ -119,12 +122,11 @@ def _categorical(frame: pl.DataFrame, column: str) -> bool:
 
 
 def _typo(value: str, rng: random.Random) -> str:
-    """A mistyped category value: a case or spacing variant, a dropped or doubled letter."""
-    kind = rng.choice(("case", "space", "drop", "double"))
+    """A mistyped category value: a case variant, a dropped or doubled letter. (Surrounding spaces are not dirt:
+    refine strips them, as init does.)"""
+    kind = rng.choice(("case", "drop", "double"))
     if kind == "case":
         return value.upper() if value != value.upper() else value.lower()
-    if kind == "space":
-        return value + " "
     at = rng.randrange(1, len(value))
     return value[:at] + value[at + 1 :] if kind == "drop" else value[:at] + value[at] + value[at:]
 
@@ -145,15 +147,19 @@ def _dirty(row: dict, kind: str, spec: DropSpec, frame: pl.DataFrame, rng: rando
     """The row with one planted error of `kind` (None when this row cannot carry it)."""
     features = [c for c in frame.columns if c != spec.target]
     numeric = [c for c in features if _numeric(frame, c) and row[c] not in (None, "")]
+    # a slip is detectable only where most values are positive (a sparse column's real tail has 10× jumps)
+    dense = [c for c in numeric if frame[c].cast(pl.Float64, strict=False).gt(0).mean() >= 0.5 and float(row[c]) > 0]
     categories = [c for c in features if _categorical(frame, c) and row[c] and len(row[c]) >= 4]
     row = dict(row)
+    column = spec.target
     if kind == "bad_target":
         row[spec.target] = rng.choice(BAD_TARGETS)
-    elif kind == "out_of_range" and numeric:
-        column = rng.choice(numeric)
+    elif kind == "out_of_range" and dense:
+        column = rng.choice(dense)
         row[column] = _out_of_range(row[column], rng)
     elif kind == "not_a_number" and numeric:
-        row[rng.choice(numeric)] = rng.choice(NOT_NUMBERS)
+        column = rng.choice(numeric)
+        row[column] = rng.choice(NOT_NUMBERS)
     elif kind == "bad_category" and categories:
         column = rng.choice(categories)
         row[column] = rng.choice([_typo(row[column], rng), rng.choice(PLACEHOLDERS)])
@@ -161,6 +167,7 @@ def _dirty(row: dict, kind: str, spec: DropSpec, frame: pl.DataFrame, rng: rando
         row["__truncate"] = True
     else:
         return None
+    row["__planted"] = f"{kind}: {column} = {row[column]!r}"
     return row
 
 
@@ -212,7 +219,8 @@ def export_drops(spec: DropSpec, table: pl.DataFrame, folder: Path) -> Truth:
         path.write_bytes(("\ufeff" if spec.bom else "").encode() + text.encode("utf-8"))
         files.append(path)
     pii = {c: values for c, values in contacts.items()}
-    return Truth(files, quarantined, duplicates, pii, len(rows) - dirty_count)
+    planted = [rows[i]["__planted"] for i in dirty_at if "__planted" in rows[i]]
+    return Truth(files, quarantined, duplicates, pii, len(rows) - dirty_count, planted)
 
 
 # The three public datasets as three businesses would export them.
