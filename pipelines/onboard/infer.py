@@ -244,7 +244,7 @@ def _entity_key(sample: pl.DataFrame, target: str) -> str | None:
 
 
 def _event_time(columns: list[ProposedColumn]) -> str | None:
-    times = [c.name for c in columns if c.dtype == "datetime"]
+    times = [c.name for c in columns if c.dtype == "datetime" and not c.pii]  # a birth date is no event time
     hinted = [n for n in times if any(h in n.lower() for h in TIME_HINTS)]
     return (hinted or times or [None])[0]
 

@@ -116,7 +116,7 @@ def _set_decisions(document: tomlkit.TOMLDocument, proposed: ProposedContract) -
     threshold = tomlkit.table()
     threshold.add(
         tomlkit.comment(
-            'max_f1 | cost (cost_ratio = misses worth one false alarm) | min_precision | min_recall | fixed (value)'
+            "max_f1 | cost (cost_ratio = misses worth one false alarm) | min_precision | min_recall | fixed (value)"
         )
     )
     threshold.add("policy", "max_f1")

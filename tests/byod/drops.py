@@ -185,7 +185,7 @@ def _csv_lines(rows: list[dict], columns: list[str], spec: DropSpec) -> list[str
 
 def export_drops(spec: DropSpec, table: pl.DataFrame, folder: Path) -> Truth:
     """Write three daily drops of `spec.rows` rows of `table` into `folder`; return what was planted."""
-    rng = random.Random(spec.seed)  # noqa: S311  # test data: a seeded generator is the point
+    rng = random.Random(spec.seed)  # test data: a seeded generator is the point
     frame = table.sample(n=min(spec.rows, table.height), seed=spec.seed, shuffle=True)
     frame = frame.select([c for c in frame.columns if c != spec.target] + [spec.target])  # the target last
     contacts = _contacts(spec, frame.height, rng)
@@ -218,7 +218,7 @@ def export_drops(spec: DropSpec, table: pl.DataFrame, folder: Path) -> Truth:
         text = newline.join([header, *_csv_lines([rows[i] for i in indices], exported.columns, spec)]) + newline
         path.write_bytes(("\ufeff" if spec.bom else "").encode() + text.encode("utf-8"))
         files.append(path)
-    pii = {c: values for c, values in contacts.items()}
+    pii = dict(contacts.items())
     planted = [rows[i]["__planted"] for i in dirty_at if "__planted" in rows[i]]
     return Truth(files, quarantined, duplicates, pii, len(rows) - dirty_count, planted)
 

