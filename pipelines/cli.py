@@ -35,6 +35,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.console import ConfigOption, console
@@ -284,7 +285,7 @@ def gate(
         failed = ", ".join(rule.name for rule in verdict.rules if not rule.passed)
         console.print(f"[red]gate: {verdict.challenger} is not promoted[/] (failed: {failed}).")
         for tip in verdict.advice:
-            console.print(f"  try: {tip}")
+            console.print(f"  try: {escape(tip)}")  # the tips name [config] sections, not rich markup
         raise typer.Exit(1)
     console.print(f"gate: {verdict.challenger} is now the champion.")
 

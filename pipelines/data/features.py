@@ -63,6 +63,10 @@ def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessS
         ]
     if not business.segment_by:
         return silver.select(aggregates)
+    # Delta refuses two columns whose names differ only in case: a segment column called `Records` (a credit
+    # export's flag) must not meet the `records` count
+    taken = {name.lower() for name in business.segment_by}
+    aggregates = [a.name.prefix("segment_") if a.meta.output_name().lower() in taken else a for a in aggregates]
     return silver.group_by(*business.segment_by).agg(aggregates).sort(*business.segment_by)
 
 
