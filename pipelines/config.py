@@ -155,12 +155,18 @@ class ModelSettings(_Strict):
 
 
 GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")  # all higher-is-better: one comparison rule
+LIFT_METRICS = ("roc_auc", "f1", "precision", "accuracy")  # those with a trivial baseline (pipelines/ml/lift.py)
 
 
 class GateSettings(_Strict):
     """What a challenger must show before it becomes champion; see pipelines/ml/gate.py."""
 
     min_metrics: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.7})
+    # lift over the trivial baseline (chance, flagging everyone) on the test rows that the bootstrap lower bound
+    # at lift_confidence must exceed: 0 means "better than needing no model, beyond the noise of these rows"
+    min_lift: dict[str, float] = Field(default_factory=dict)
+    lift_confidence: dict[str, float] = Field(default_factory=dict)  # per metric; not named: 0.95
+    lift_rounds: int = Field(1000, ge=100)  # bootstrap resamples of the test rows
     max_regression: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.01})
     max_slice_gap: dict[str, float] = Field(default_factory=dict)
     min_slice_rows: int = Field(30, ge=1)  # smaller groups are too noisy to judge a gap on
@@ -168,6 +174,10 @@ class GateSettings(_Strict):
     max_p99_batch_ms: float = Field(500.0, gt=0)
     batch_rows: int = Field(1000, ge=1)
     latency_repeats: int = Field(200, ge=10)
+
+    def lift_confidences(self) -> dict[str, float]:
+        """Each min_lift metric with the confidence of its lower bound (0.95 unless lift_confidence names it)."""
+        return {metric: self.lift_confidence.get(metric, 0.95) for metric in self.min_lift}
 
 
 class TuningSettings(_Strict):
@@ -379,4 +389,17 @@ def _check_ml_references(config: Config) -> Config:
         unknown = sorted(set(rules) - set(GATED_METRICS))
         if unknown:
             raise ConfigError(f"gate.{key}: unknown metric(s) {unknown}; use any of {list(GATED_METRICS)}.")
+    no_baseline = sorted(set(gate.min_lift) - set(LIFT_METRICS))
+    if no_baseline:
+        raise ConfigError(
+            f"gate.min_lift: {no_baseline} has no trivial baseline to lift over (flagging everyone reaches recall "
+            f"1.0); use any of {list(LIFT_METRICS)}, and gate.min_metrics for an absolute floor."
+        )
+    stray = sorted(set(gate.lift_confidence) - set(gate.min_lift))
+    bad = {m: c for m, c in gate.lift_confidence.items() if not 0.5 <= c < 1}
+    if stray or bad:
+        raise ConfigError(
+            f"gate.lift_confidence: {stray or bad}: name only metrics of gate.min_lift, each with a confidence in "
+            "[0.5, 1) (0.5: the median resample, about the point estimate; 0.95: a one-sided 95 % lower bound)."
+        )
     return config

@@ -22,6 +22,7 @@ from pipelines.config import Config, GateSettings
 from pipelines.lake import Lake
 from pipelines.ml import registry
 from pipelines.ml.evaluate import evaluate
+from pipelines.ml.lift import Lift, lift_bounds, trivial_baseline
 from pipelines.ml.register import load_model, record_metadata
 from pipelines.ml.threshold import DEFAULT_THRESHOLD, threshold_of
 from pipelines.ml.train import Split, load_split
@@ -95,6 +96,7 @@ def judge(report: dict, champion_report: dict | None, latency: dict[str, float],
         Rule(f"{name} ≥ minimum", _value(metrics, name), floor, _value(metrics, name) >= floor)
         for name, floor in settings.min_metrics.items()
     ]
+    rules += [_lift_rule(lift, settings.min_lift[name]) for name, lift in report.get("lift", {}).items()]
     if champion_report is not None:
         for name, allowed in settings.max_regression.items():
             delta = _value(metrics, name) - _value(champion_report["metrics"], name)
@@ -140,16 +142,33 @@ def judge(report: dict, champion_report: dict | None, latency: dict[str, float],
     return rules
 
 
+def _lift_rule(lift: Lift, required: float) -> Rule:
+    """The lift's lower bound must exceed `required` (strictly: a constant score lifts AUC by exactly 0)."""
+    bound = f"{lift.confidence:.0%} lower bound" if lift.confidence > 0.5 else "median"
+    return Rule(
+        f"{lift.metric} lift over trivial, {bound}",
+        lift.lower_bound,
+        required,
+        lift.lower_bound > required,  # NaN (one class in the test rows) fails
+        f"{lift.value:.3f} vs {lift.baseline:.3f}; {lift.rounds} resamples of {lift.rows} rows ({lift.positives} pos.)",
+    )
+
+
 def _value(metrics: dict, name: str) -> float:
     value = metrics.get(name)
     return float("nan") if value is None else float(value)  # NaN fails every comparison: undefined never passes
 
 
 def score(model, split: Split, config: Config, threshold: float = DEFAULT_THRESHOLD) -> dict:
-    """`evaluate()` of `model` on the split's test rows, deciding at the model's own threshold."""
+    """`evaluate()` of `model` on the split's test rows, deciding at the model's own threshold, with its lift over
+    the trivial baselines `[gate] min_lift` names (`report["lift"]`)."""
     features = split.features(config, "test")
     scores = model.predict_proba(features)[:, 1]
-    return evaluate(split.labels("test"), scores, split.slice_columns(config), threshold)
+    labels = split.labels("test")
+    report = evaluate(labels, scores, split.slice_columns(config), threshold)
+    confidences = config.gate.lift_confidences()
+    report["lift"] = lift_bounds(labels, scores, threshold, confidences, config.gate.lift_rounds, config.model.seed)
+    return report
 
 
 def gate_models(
@@ -225,20 +244,26 @@ def advice(rules: list[Rule], metrics: dict, threshold: dict) -> list[str]:
     failed = [rule.name for rule in rules if not rule.passed]
     rate = metrics.get("positive_rate", 0.0)
     tips = []
-    if any(name.split(" ")[0] in ("precision", "recall", "f1", "accuracy") and "minimum" in name for name in failed):
-        trivial_f1 = 2 * rate / (1 + rate) if rate else 0.0
+    decision_rule = any(
+        name.split(" ")[0] in ("precision", "recall", "f1", "accuracy") and ("minimum" in name or "lift" in name)
+        for name in failed
+    )
+    if decision_rule:
         tips.append(
             f"decisions: the threshold is {threshold.get('value', DEFAULT_THRESHOLD):.3f} "
             f"(policy {threshold.get('policy', 'fixed 0.5')}) and {rate:.1%} of test rows are positive. Choose it "
             'for your errors under [model.threshold] (policy = "min_recall" with min_recall = 0.6, or "cost" '
-            "with cost_ratio = how many false alarms one missed positive is worth), and set the [gate] minimums "
-            f"relative to the trivial baseline (flagging everyone scores F1 {trivial_f1:.3f})."
+            "with cost_ratio = how many false alarms one missed positive is worth), and set [gate] min_lift "
+            f"over the trivial baseline rather than fixed minimums (flagging everyone scores F1 "
+            f"{trivial_baseline('f1', rate):.3f} here)."
         )
-    if any(name.startswith(("roc_auc ≥", "accuracy ≥")) for name in failed):
+    if any(name.startswith(("roc_auc ≥", "accuracy ≥", "roc_auc lift")) for name in failed):
         tips.append(
-            f"ranking: ROC AUC {metrics.get('roc_auc') or float('nan'):.3f} (0.5 is chance). Check that "
-            "contract.positive_class is the outcome you mean and that features are not mostly empty (`mlrig "
-            "report`); then `mlrig tune`, more rows, or features that carry the signal."
+            f"ranking: ROC AUC {metrics.get('roc_auc') or float('nan'):.3f} on {metrics.get('test_rows', 0)} test "
+            "rows, where 0.5 is chance: this model may have learned nothing, and should not serve. Check that "
+            "contract.positive_class is the outcome you mean, that the target is not shuffled or leaked away from "
+            "its row, and that features are not mostly empty (`mlrig report`); then more rows, features that carry "
+            "the signal, or `mlrig tune`."
         )
     if any("vs champion" in name for name in failed):
         tips.append(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.config import ConfigError, load_config
@@ -47,7 +48,7 @@ def check_proposal(path: Path, sample: Sample) -> None:
     try:
         written = load_config(path)
     except ConfigError as err:  # a bug in init, not in the user's data: say so plainly
-        console.print(f"[red]init wrote a config that does not load:[/] {err}. Please report this.")
+        console.print(f"[red]init wrote a config that does not load:[/] {escape(str(err))}. Please report this.")
         raise typer.Exit(1) from err
     rules = text_failures(sample.frame, written.contract)
     share = rules.height / max(sample.frame.height, 1)
@@ -58,7 +59,7 @@ def check_proposal(path: Path, sample: Sample) -> None:
     )
     too_many = quarantine_rate_error(rules, sample.frame.height, written.quality.max_quarantine_share, "the sample")
     if too_many:
-        console.print(f"[yellow]init: warning:[/] {too_many}")
+        console.print(f"[yellow]init: warning:[/] {escape(too_many)}")
 
 
 def init(

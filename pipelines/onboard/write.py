@@ -13,6 +13,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import Table
 
+from pipelines.ml.lift import trivial_baseline
 from pipelines.onboard.infer import ProposedContract
 from pipelines.onboard.sniff import Sample
 
@@ -93,23 +94,45 @@ def _set_column_settings(document: tomlkit.TOMLDocument, proposed: ProposedContr
         model["slices"] = proposed.segment_by
 
 
-def trivial_f1(positive_rate: float) -> float:
-    """F1 of flagging every record: the baseline any model must beat."""
-    return 2 * positive_rate / (1 + positive_rate)
+def _add_lift_rules(gate: Table, proposed: ProposedContract) -> None:
+    """min_lift and lift_confidence, with the reasons for them (docs/onboarding.md says more)."""
+    for line in (
+        "init: a model must beat what needs no model, by more than the noise of the test rows (pipelines/ml/lift.py):",
+        "  roc_auc: chance is 0.5; the 95 % lower bound of the lift (stratified bootstrap of the test rows) must",
+        "  exceed 0: a model with no signal fails, a weak real one passes. A fixed margin (0.6) is too loose on a few",
+        "  hundred rows (a no-signal model reaches 0.55 one time in ten with 60 positives) and too strict on many.",
+        f"  f1: flagging everyone scores {trivial_baseline('f1', proposed.positive_rate):.3f} at the sample's "
+        f"{proposed.positive_rate:.1%} positives; decisions must beat it on",
+        "  the median resample: a rare class leaves too few test positives to be 95 % sure of an F1 difference.",
+    ):
+        gate.add(tomlkit.comment(line))
+    lift = tomlkit.inline_table()
+    lift.update({"roc_auc": 0.0, "f1": 0.0})
+    gate.add("min_lift", lift)
+    confidence = tomlkit.inline_table()
+    confidence.update({"roc_auc": 0.95, "f1": 0.5})
+    gate.add("lift_confidence", confidence)
 
 
 def _set_decisions(document: tomlkit.TOMLDocument, proposed: ProposedContract) -> None:
-    """[gate] minimums relative to trivial baselines for this target, and the threshold policy that picks the
-    decision threshold: the demo's churn numbers mean nothing for a 5 % default rate."""
-    baseline = trivial_f1(proposed.positive_rate)
-    gate = document.setdefault("gate", tomlkit.table())
-    minimums = tomlkit.inline_table()
-    minimums.update({"roc_auc": 0.6, "f1": round(min(baseline + 0.05, 0.95), 3)})
-    gate["min_metrics"] = minimums
-    gate["min_metrics"].comment(
-        f"init: chance ranks at ROC AUC 0.5; flagging everyone scores F1 {baseline:.3f} at the sample's "
-        f"{proposed.positive_rate:.1%} positives. Raise these once you know what the first model reaches."
-    )
+    """[gate] rules relative to trivial baselines, judged on the test rows, and the threshold policy: the demo's
+    churn minimums (ROC AUC 0.75) mean nothing for a 5 % default rate, where a real but weak model ranks at 0.63."""
+    old_gate = document.setdefault("gate", tomlkit.table())
+    gate = tomlkit.table()  # rebuilt so the lift rules sit beside min_metrics, not after the next section's notes
+    for key, item in old_gate.value.body:
+        if key is None:
+            gate.add(item)  # comments and blank lines, where they were
+            continue
+        if key.key in ("min_lift", "lift_confidence"):
+            continue
+        gate.add(key.key, item)
+        if key.key == "min_metrics":
+            _add_lift_rules(gate, proposed)
+    if "min_metrics" not in gate:
+        _add_lift_rules(gate, proposed)
+    document["gate"] = gate
+    gate["min_metrics"] = tomlkit.inline_table()
+    gate["min_metrics"].comment("init: absolute floors; add them once you know what a useful model reaches")
     gate["max_slice_gap"] = tomlkit.inline_table()
     gate["max_slice_gap"].comment("init: add e.g. roc_auc = 0.15 once every slice group has enough test rows")
     model = document.setdefault("model", tomlkit.table())
@@ -121,6 +144,11 @@ def _set_decisions(document: tomlkit.TOMLDocument, proposed: ProposedContract) -
     )
     threshold.add("policy", "max_f1")
     model["threshold"] = threshold
+    monitoring = document.setdefault("monitoring", tomlkit.table())
+    monitoring["min_roc_auc"] = 0.5
+    monitoring["min_roc_auc"].comment(
+        "init: chance; the drop from the model's own training AUC (max_roc_auc_drop) is the alarm that fits"
+    )
 
 
 def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:

@@ -16,6 +16,8 @@ sparse column's real tail (a few large late payments among zeros) has jumps as b
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +50,6 @@ class DropSpec:
     name: str  # the drops' file stem and the dataset's name
     source: str  # tests.byod.public table
     target: str
-    rows: int
     locales: tuple[str, ...]
     contacts: ContactColumns = ContactColumns()
     key: str | None = None  # a unique customer number column added to the export
@@ -143,13 +144,27 @@ def _out_of_range(value: str, rng: random.Random) -> str:
     return str(int(out)) if value.lstrip("-").isdigit() else f"{out:.2f}"
 
 
-def _dirty(row: dict, kind: str, spec: DropSpec, frame: pl.DataFrame, rng: random.Random) -> dict | None:
+@dataclass(frozen=True)
+class ColumnKinds:
+    """Which of a table's feature columns can carry which dirt, judged once per table."""
+
+    numeric: list[str]
+    dense: list[str]  # numeric, mostly positive: a slip is detectable only there (a sparse tail has 10× jumps)
+    categorical: list[str]
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, target: str) -> ColumnKinds:
+        features = [c for c in frame.columns if c != target]
+        numeric = [c for c in features if _numeric(frame, c)]
+        dense = [c for c in numeric if frame[c].cast(pl.Float64, strict=False).gt(0).mean() >= 0.5]
+        return cls(numeric, dense, [c for c in features if _categorical(frame, c)])
+
+
+def _dirty(row: dict, kind: str, spec: DropSpec, kinds: ColumnKinds, rng: random.Random) -> dict | None:
     """The row with one planted error of `kind` (None when this row cannot carry it)."""
-    features = [c for c in frame.columns if c != spec.target]
-    numeric = [c for c in features if _numeric(frame, c) and row[c] not in (None, "")]
-    # a slip is detectable only where most values are positive (a sparse column's real tail has 10× jumps)
-    dense = [c for c in numeric if frame[c].cast(pl.Float64, strict=False).gt(0).mean() >= 0.5 and float(row[c]) > 0]
-    categories = [c for c in features if _categorical(frame, c) and row[c] and len(row[c]) >= 4]
+    numeric = [c for c in kinds.numeric if row[c] not in (None, "")]
+    dense = [c for c in kinds.dense if c in numeric and float(row[c]) > 0]
+    categories = [c for c in kinds.categorical if row[c] and len(row[c]) >= 4]
     row = dict(row)
     column = spec.target
     if kind == "bad_target":
@@ -174,19 +189,21 @@ def _dirty(row: dict, kind: str, spec: DropSpec, frame: pl.DataFrame, rng: rando
 def _csv_lines(rows: list[dict], columns: list[str], spec: DropSpec) -> list[str]:
     """CSV text per row; a truncated record stops after a random number of fields, mid-export."""
     lines = []
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=spec.separator, lineterminator="")  # quotes what needs it, as Excel does
     for row in rows:
         kept = columns[: max(2, len(columns) // 3)] if row.get("__truncate") else columns
-        line = pl.DataFrame([{c: row[c] for c in kept}], schema=dict.fromkeys(kept, pl.String)).write_csv(
-            separator=spec.separator, include_header=False
-        )
-        lines.append(line.rstrip("\n"))
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(["" if row[c] is None else row[c] for c in kept])
+        lines.append(buffer.getvalue())
     return lines
 
 
 def export_drops(spec: DropSpec, table: pl.DataFrame, folder: Path) -> Truth:
-    """Write three daily drops of `spec.rows` rows of `table` into `folder`; return what was planted."""
+    """Write every row of `table` as three daily drops into `folder`; return what was planted."""
     rng = random.Random(spec.seed)  # test data: a seeded generator is the point
-    frame = table.sample(n=min(spec.rows, table.height), seed=spec.seed, shuffle=True)
+    frame = table.sample(fraction=1.0, seed=spec.seed, shuffle=True)  # every real row, in an export's order
     frame = frame.select([c for c in frame.columns if c != spec.target] + [spec.target])  # the target last
     contacts = _contacts(spec, frame.height, rng)
     if spec.key:
@@ -196,10 +213,11 @@ def export_drops(spec: DropSpec, table: pl.DataFrame, folder: Path) -> Truth:
     dirty_count = max(len(DIRT_KINDS), round(spec.dirt_share * len(rows)))
     dirty_at = rng.sample(range(len(rows)), dirty_count)
     quarantined = dict.fromkeys(DIRT_KINDS, 0)
+    kinds = ColumnKinds.of(frame, spec.target)
     for number, index in enumerate(dirty_at):
         for attempt in range(len(DIRT_KINDS)):
             kind = DIRT_KINDS[(number + attempt) % len(DIRT_KINDS)]
-            dirty = _dirty(rows[index], kind, spec, frame, rng)
+            dirty = _dirty(rows[index], kind, spec, kinds, rng)
             if dirty is not None:
                 rows[index] = dirty
                 quarantined[kind] += 1
@@ -229,7 +247,6 @@ SPECS = {
         name="telecom_customers",
         source="telecom_churn",
         target="churn",
-        rows=1500,
         locales=("en_US", "en_US", "en_CA", "es_MX"),
         contacts=ContactColumns(name="customer_name", email="email", phone="phone", address="billing_address"),
         seed=11,
@@ -238,7 +255,6 @@ SPECS = {
         name="credit_applications",
         source="credit_scoring",
         target="Status",
-        rows=1500,
         locales=("es_ES", "de_DE", "fr_FR", "it_IT", "pl_PL"),
         contacts=ContactColumns(
             name="Applicant",
@@ -258,7 +274,6 @@ SPECS = {
         name="loan_book",
         source="lending",
         target="Class",
-        rows=6000,  # 5 % positives: fewer rows leave too few defaults to learn from and to judge on
         locales=("en_US", "en_GB", "nl_NL", "sv_SE", "pt_BR", "en_IN"),
         contacts=ContactColumns(
             name="borrower",

@@ -25,6 +25,7 @@ from pipelines.cli import app
 from pipelines.config import CONFIG_ENV, WORK_DIR_ENV, load_config
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
+from pipelines.ml import registry
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.byod import public
 from tests.byod.drops import SPECS, export_drops
@@ -81,21 +82,25 @@ def _leaks(roots: list[Path], automaton: ahocorasick.Automaton) -> list[str]:
     return found
 
 
+def _onboard(exports: Path, spec, tmp_path: Path, monkeypatch, stages: tuple[str, ...]) -> tuple[list[str], object]:
+    """`mlrig init` on the exports, then each stage on the config it wrote, unedited: (CLI output, that config)."""
+    config_path = tmp_path / f"{spec.name}.toml"
+    monkeypatch.setenv(CONFIG_ENV, str(config_path))
+    monkeypatch.setenv(WORK_DIR_ENV, str(tmp_path / "work"))
+    monkeypatch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
+    logs = [_run("init", "--from", str(exports), "--target", spec.target, "--config", str(config_path))]
+    config = load_config()
+    shutil.copytree(exports, config.raw_dir)
+    logs += [_run(stage) for stage in stages]
+    return logs, config
+
+
 @pytest.mark.parametrize("dataset", list(SPECS))
 def test_a_public_dataset_goes_from_init_to_a_served_prediction_without_hand_edits(dataset, tmp_path, monkeypatch):
     spec = SPECS[dataset]
     truth = export_drops(spec, public.load(spec.source), tmp_path / "exports")
-    config_path = tmp_path / f"{dataset}.toml"
-    monkeypatch.setenv(CONFIG_ENV, str(config_path))
-    monkeypatch.setenv(WORK_DIR_ENV, str(tmp_path / "work"))
-    monkeypatch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
-    logs = [_run("init", "--from", str(tmp_path / "exports"), "--target", spec.target, "--config", str(config_path))]
-
-    config = load_config()
-    config = config.model_copy(update={"model": config.model.model_copy(update={"params": {"n_estimators": 60}})})
-    shutil.copytree(tmp_path / "exports", config.raw_dir)
-    for stage in ("ingest", "refine", "features", "train", "gate", "build"):
-        logs.append(_run(stage))
+    stages = ("ingest", "refine", "features", "train", "gate", "build")
+    logs, config = _onboard(tmp_path / "exports", spec, tmp_path, monkeypatch, stages)
 
     lake = Lake(config.lake_url)
     runs = lake.table("lineage", "runs").read().filter(pl.col("stage") == "refine")
@@ -104,6 +109,7 @@ def test_a_public_dataset_goes_from_init_to_a_served_prediction_without_hand_edi
     silver = lake.table("silver", config.contract.dataset).read().height
     assert quarantined == truth.quarantined_total, (counts, truth.planted)
     assert silver == truth.clean_rows, (silver, truth.clean_rows)
+    print(f"{dataset}: {quarantined} quarantined = planted {truth.quarantined}; {truth.duplicates} re-exported rows")
 
     record = (
         lake.table("gold", features_table_name(config.contract))
@@ -130,3 +136,20 @@ def test_a_public_dataset_goes_from_init_to_a_served_prediction_without_hand_edi
     places += [config.bentoml_home, config.work_dir / "logs", config.reports_dir]
     leaks = _leaks([p for p in places if p.exists()], _needles(truth.pii_values()))
     assert not leaks, leaks[:5]
+
+
+def test_a_model_with_no_signal_is_refused_by_the_gate_init_proposed_with_advice(tmp_path, monkeypatch):
+    """The lending book with its outcome shuffled across rows: the features say nothing about it any more. The
+    gate `init` wrote (lift over chance, bootstrap lower bound) must refuse the model and say what to check."""
+    spec = SPECS["lending"]
+    table = public.load(spec.source)
+    shuffled = table.with_columns(pl.col(spec.target).shuffle(seed=7))
+    export_drops(spec, shuffled, tmp_path / "exports")
+    _, config = _onboard(tmp_path / "exports", spec, tmp_path, monkeypatch, ("ingest", "refine", "features", "train"))
+
+    result = CliRunner().invoke(app, ["gate"])
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "roc_auc lift over trivial, 95% lower bound" in output and "(failed: roc_auc lift" in output
+    assert "try: ranking: ROC AUC" in output and "should not serve" in output
+    assert registry.champion_tag(config) is None
