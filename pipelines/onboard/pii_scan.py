@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -79,6 +80,15 @@ STREET_WORDS = (
     r"|gatan|gata|vägen|vagen|väg|gränd|torget|allén|stig|gade|vej|gaden|vejen|tie|katu|polku"
     r"|ulica|ul|aleja|al|plac|pl|osiedle|os|rynek|náměstí|namesti|ulice|nábřeží|třída|trida"
     r"|chowk|nagar|marg|road|colony|sector|lane|gali|apt|apartment|suite|ste|unit|floor|flat|piso|puerta"
+    r"|utca|u(?=\.)|út|útja|tér|körút|krt|köz|sor|fasor|sétány|rakpart"  # Hungarian
+    r"|strada|str|bd|bulevardul|calea|aleea|șoseaua|soseaua|sos|piața|piata|splaiul|intrarea"  # Romanian
+    r"|cad|cadde|caddesi|sok|sokak|sokağı|sk(?=\.)|mah|mahalle|mahallesi|bulvar|bulvarı|blv"  # Turkish
+    r"|cesta|trg|ulica|obala|put|nám|námestie|gatvė|g(?=\.)|pr|prospektas|iela|tänav|mnt|maantee|pst|puiestee"
+    r"|ул|улица|вул|вулиця|пр|просп|проспект|пер|переулок|провулок|ш|шоссе|наб|набережная|б-р|бульвар|бул"
+    r"|пл|площадь|площа|туп|тупик|мкр|д|дом|кв|οδός|οδος|οδ|λεωφ|λεωφόρος|πλατεία"  # Cyrillic, Greek
+    r"|jl|jln|jalan|gg|gang|lorong|lrg|đường|duong|phố|pho|ngõ|ngo|hẻm|hem|quận|phường|huyện|tp|kalye|purok"
+    r"|barangay|brgy"
+    r"|rehov|sderot|שדרות|רחוב|רח|شارع|ش|طريق|خیابان|کوچه|بلوار|ถนน|ถ|ซอย|ซ|หมู่|मार्ग|रोड|गली|नगर"
 )
 STREET_SUFFIX = (
     r"(?:stra(?:ss|ß)e|str\.?|weg|platz|gasse|allee|ring|damm|ufer|steig|chaussee|gatan|vägen|vej|gade|laan|straat"
@@ -95,14 +105,26 @@ POSTCODE = re.compile(
     r"|\b\d{3}-\d{4}\b|〒"  # JP
     r"|\b\d{6}\b"  # IN, CN, RU
     r"|\b\d{4}\b"  # AT, BE, CH, DK, NO, AU, NZ, ZA…
+    r"|\b[A-Z]{1,3}-\d{3,5}\b"  # a country prefix (H-3598, D-10115, CH-8000, LT-01100, LV-1050)
+    r"|\b[A-Z]\d{2}\s?[A-Z\d]{4}\b"  # IE Eircode
+    r"|\b[A-Z]\d{4}[A-Z]{3}\b"  # AR
 )
-ADDRESS_WORD = re.compile(rf"(?:^|[\s,])(?:{STREET_WORDS})\.?(?=[\s,]|$)|\w{STREET_SUFFIX}(?=[\s,.]|$)", re.IGNORECASE)
+SEPARATOR = r"[\s,;/،，、]"  # between the parts of an address: Latin, Arabic and CJK commas too
+ADDRESS_WORD = re.compile(
+    rf"(?:^|{SEPARATOR})(?:{STREET_WORDS})\.?(?={SEPARATOR}|$)|\w{STREET_SUFFIX}(?=[\s,.]|$)", re.IGNORECASE
+)
 HOUSE_NUMBER = re.compile(
-    r"(?:^|[\s,])(?:no\.?\s*|nº\s*|n°\s*|#)?\d{1,5}(?:\s?[a-zA-Z])?(?:[/-]\d{1,5}[a-zA-Z]?)?(?=[\s,]|$)"
+    rf"(?:^|{SEPARATOR})(?:no[.:]?\s*|nº\s*|n°\s*|#|д\.\s*)?\d{{1,5}}(?:\s?[^\W\d_])?(?:[/-]\d{{1,5}}[^\W\d_]?)?"
+    rf"(?=[.]|{SEPARATOR}|$)"
 )
 CJK_ADDRESS = re.compile(r"(?:都|道|府|県|市|区|町|村|郡|省|路|街|号|丁目|番地?|시|구|동|로|길)")
 PLACE_WORD = re.compile(r"[^\W\d_]{3,}")  # a town's name beside the postcode
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# Scripts without letter case: Hebrew, Arabic (and its presentation forms), Devanagari, Bengali, Thai, Georgian,
+# Ethiopic. Their names cannot be told from other words by shape.
+UNCASED = re.compile(
+    r"[\u0590-\u06ff\u0750-\u077f\u0900-\u09ff\u0e00-\u0e7f\u10a0-\u10ff\u1200-\u137f\ufb1d-\ufdff\ufe70-\ufeff]"
+)
 NAME_PARTICLES = {
     "de", "van", "von", "der", "den", "da", "di", "del", "la", "le", "bin", "al", "dos", "das", "do", "du", "y", "e",
     "ter", "ten", "zu", "af", "av", "el", "ibn", "st.", "mc",
@@ -126,13 +148,20 @@ NAME_COLUMN = re.compile(
     r"^(?:(?:full|first|last|given|family|middle|maiden|customer|contact|client|user|employee|patient|owner"
     r"|account_?holder|card_?holder|person|sender|recipient|borrower|applicant|kunden?|vor|nach|nom_?de)_?)?name$"
     r"|^(?:surname|forename|borrower|applicant|holder|nom|prenom|prénom|nombre|apellidos?|nome|cognome|naam"
-    r"|achternaam|voornaam|imie|imię|nazwisko|namn|efternamn|fornavn|efternavn|氏名|名前|姓名|이름)$",
+    r"|achternaam|voornaam|imie|imię|nazwisko|namn|efternamn|fornavn|efternavn|氏名|名前|姓名|이름"
+    r"|nimi|navn|jméno|jmeno|meno|ime|vardas|vārds|név|ad_?soyad|фио|имя|ім'я|όνομα|ονοματεπώνυμο|שם|اسم|الاسم|نام"
+    r"|ชื่อ|नाम)$"
+    r"|^(?:nom|nombre|nome|naam|navn|namn|name)_(?:client|cliente|kunde|klant|kund|kunde|customer|titulaire"
+    r"|completo|complet|completa)$",
     re.IGNORECASE,
 )
 # What a column's name says it holds (lowercase, separators as "_"): the values then need to agree less.
 NAME_HINTS: dict[str, re.Pattern] = {
     "email": re.compile(r"e_?mail|correo|courriel|mail_?address"),
-    "phone": re.compile(r"phone|tel(?:e|é|ef)?|mobile?|cell|handy|fax|gsm|celular|m[oó]vil|numer_?tel|電話|전화"),
+    "phone": re.compile(
+        r"phone|tel(?:e|é|ef)?|mobile?|cell|handy|fax|gsm|celular|m[oó]vil|numer_?tel|puhelin|tlf|fono|contact_?(?:no|nr"
+        r"|num|number)$|телефон|моб|τηλ|טלפון|هاتف|تلفن|โทร|फ़ोन|फोन|電話|电话|手机|전화"
+    ),
     "address": re.compile(
         r"addr|adress|anschrift|direcci[oó]n|indirizzo|endere[cç]o|street|stra(?:ss|ß)e|住所|주소|domicil"
     ),
@@ -168,7 +197,7 @@ def is_email(value: str) -> bool:
 def _phone_text(value: str) -> str | None:
     """The number part of a phone as written (extension, `(0)` and an international `00`/`011` prefix
     normalised), or None when it is not shaped like one."""
-    text = PHONE_EXTENSION.sub("", value.strip()).replace("(0)", " ")
+    text = PHONE_EXTENSION.sub("", value.strip().removeprefix("tel:")).replace("(0)", " ")
     if not PHONE_SHAPE.match(text) or DATE_SHAPE.match(text):
         return None
     digits = sum(c.isdigit() for c in text)
@@ -234,6 +263,8 @@ NATIONAL_IDS = (
 CARD_PREFIXES = re.compile(r"^(4|5[1-5]|2[2-7]|3[47]|6(011|5)|35)")
 UK_NINO_SHAPE = re.compile(r"^[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]$")  # no check digit: the shape is rare
 US_SSN_SHAPE = re.compile(r"^\d{3}[- ]\d{2}[- ]\d{4}$")
+# digits in groups, letters at the ends only (AB 12 34 56 C, 12345678-Z, X-1234567-L)
+ID_SHAPE = re.compile(r"[A-Z]{0,3}[\s./-]?(?:\d[\s./-]?){5,17}\d(?:[\s./-]?[A-Z]{1,2})?", re.IGNORECASE)
 
 
 def _valid(module, value: str) -> bool:
@@ -251,6 +282,8 @@ def is_national_id(value: str, hinted: bool = False) -> bool:
     compact = value.strip()
     if any(_valid(module, compact) for module in NATIONAL_IDS) or UK_NINO_SHAPE.match(compact):
         return True
+    if hinted and ID_SHAPE.fullmatch(compact) and sum(c.isdigit() for c in compact) >= 6:
+        return True  # the name says so, and the value is shaped like one: a check digit is not every id's
     return ssn.is_valid(compact) and (hinted or US_SSN_SHAPE.match(compact) is not None)
 
 
@@ -262,48 +295,90 @@ def is_ip(value: str) -> bool:
     return True
 
 
-def is_address(value: str) -> bool:
+def is_address(value: str, hinted: bool = False) -> bool:
     """A postal address in its many written forms: a house number beside a street type word (545 Curry Terrace,
-    Hauptstraße 5, ul. Kwiatowa 5/3, 12 rue de Rivoli), or a house number with a postcode and a place
-    (…, Port Amandaville, SD 53349); CJK addresses by their administrative units and numbers."""
+    Hauptstraße 5, ul. Kwiatowa 5/3, 12 rue de Rivoli, Váci utca 2.), or a house number with a postcode and a
+    place (…, Port Amandaville, SD 53349); CJK addresses by their administrative units and numbers. Where the
+    column's name says address, a number and a place in two or more parts are enough."""
     if CJK.search(value):
         return len(CJK_ADDRESS.findall(value)) >= 2 and any(c.isdigit() for c in value)
     number, postcode = HOUSE_NUMBER.search(value) is not None, POSTCODE.search(value) is not None
     if ADDRESS_WORD.search(value):
         return number or postcode
-    parts = [p.strip() for p in value.split(",") if p.strip()]
-    return number and postcode and len(parts) >= 2 and any(PLACE_WORD.search(p) for p in parts[1:])
+    parts = [p.strip() for p in re.split(r"[,;/\n،，、]", value) if p.strip()]
+    placed = len(parts) >= 2 and any(PLACE_WORD.search(p) for p in parts[1:])
+    return placed and (number or hinted) and (postcode or hinted)
 
 
-def _name_token(token: str) -> bool:
-    """Capitalised letters of any cased script (Groß, Núñez), apostrophes, hyphens (O'Brien, Jean-Luc); not ALL
-    CAPS; or one to four characters of a script without case (木村, 김민준)."""
+def _uncased_word(token: str) -> bool:
+    """A word of a script without letter case (Arabic, Hebrew, Thai, Devanagari, …), vowel marks included."""
+    return (
+        UNCASED.search(token) is not None
+        and 2 <= len(token) <= 20
+        and all(c.isalpha() or unicodedata.category(c).startswith("M") for c in token)
+    )
+
+
+def _name_token(token: str, allow_caps: bool = False, hinted: bool = False) -> bool:
+    """Capitalised letters of any cased script (Groß, Núñez, Иванов), apostrophes, hyphens (O'Brien, Jean-Luc);
+    ALL CAPS only when `allow_caps` (a SURNAME beside a given name); one to four characters of CJK (木村, 김민준);
+    a word of a script without case only where the column's name says names (`hinted`): by value alone it could
+    be any word."""
     if CJK.search(token):
         return 1 <= len(token) <= 4 and all(CJK.match(c) for c in token)
+    if UNCASED.search(token):
+        return hinted and _uncased_word(token)
     parts = token.split("-")
-    return not token.isupper() and all(
+    return (allow_caps or not token.isupper()) and all(
         len(part) > 1 and part[0].isupper() and part[1:].replace("'", "").replace("’", "").isalpha() for part in parts
     )
 
 
-def looks_like_person_name(value: str) -> bool:
-    text = value.replace(",", " ")  # "Smith, John"
-    tokens = [t for t in text.split() if t.lower().rstrip(".") not in NAME_AFFIXES]
+def _is_title(token: str, first: bool) -> bool:
+    """A known title or suffix (Dr, Frau, PhD), or an abbreviation with a dot before the name (Öğr., Bc., Ing.)."""
+    bare = token.lower().rstrip(".")
+    return bare in NAME_AFFIXES or (first and token.endswith(".") and 1 <= len(bare) <= 5 and bare.isalpha())
+
+
+def looks_like_person_name(value: str, hinted: bool = False) -> bool:
+    text = value.replace(",", " ")  # "Smith, John", "SMITH, John"
+    tokens = [t for i, t in enumerate(text.split()) if not _is_title(t, first=i == 0)]
     if any(t.lower().strip(".") in NOT_A_PERSON for t in tokens):
         return False
     named = [t for t in tokens if t.lower() not in NAME_PARTICLES]
     if len(tokens) == 1 and CJK.search(tokens[0]):  # 王秀英: a CJK full name is often written unspaced
         return 2 <= len(tokens[0]) <= 4 and all(CJK.match(c) for c in tokens[0])
-    return 2 <= len(tokens) <= 5 and len(named) >= 2 and all(_name_token(t) for t in named)
+    # capitals: a SURNAME beside a given name ("DUPONT Marie"), or every word where the column says names
+    allow_caps = hinted or any(not t.isupper() for t in named)
+    return 2 <= len(tokens) <= 5 and len(named) >= 2 and all(_name_token(t, allow_caps, hinted) for t in named)
 
 
-def is_birth_date(value: str) -> bool:
+DATE_WITH_MONTH_WORD = re.compile(
+    # 12 Mar 1985, 12. März 1985, 12 de marzo de 1985
+    r"(\d{1,2})\.?\s+(?:de\s+)?([^\W\d_]{3,12})\.?,?\s+(?:de\s+)?(\d{4})"
+    r"|([^\W\d_]{3,12})\.?\s+(\d{1,2}),?\s+(\d{4})"  # March 12, 1985
+)
+
+
+def _birth_year(value: str, hinted: bool) -> int | None:
+    """The year of a date written with digits, with a month's name (any language: a column whose values are
+    mostly `<day> <word> <year>` holds dates), or as 8 digits where the column's name says birth."""
+    text = value.strip()
+    match = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", text)
+    if match:
+        return int(match.group(1) or match.group(6))
+    match = DATE_WITH_MONTH_WORD.fullmatch(text)
+    if match:
+        return int(match.group(3) or match.group(6))
+    if hinted and re.fullmatch(r"(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", text):  # 19850312
+        return int(text[:4])
+    return None
+
+
+def is_birth_date(value: str, hinted: bool = False) -> bool:
     """A calendar date in a birth-date range (1900 to 16 years ago); columns need most values to be one."""
-    match = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})|(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", value.strip())
-    if not match:
-        return False
-    year = int(match.group(1) or match.group(6))
-    return 1900 <= year <= dt.date.today().year - 16
+    year = _birth_year(value, hinted)
+    return year is not None and 1900 <= year <= dt.date.today().year - 16
 
 
 # (pii type, rule description, matcher): structured values, one value at a time. A matcher that takes
@@ -320,6 +395,7 @@ VALUE_RULES: tuple[tuple[str, str, Callable[..., bool]], ...] = (
     ("person_name", "two to five capitalised name words, or a CJK name (no NER model offline)", looks_like_person_name),
 )
 DATE_OF_BIRTH = ("date_of_birth", "dates in a birth-date range", is_birth_date)
+HINTABLE = {"phone", "national_id", "account", "address", "person_name", "date_of_birth"}  # take `hinted`
 # What free text is searched for inside it.
 EMBEDDED_RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("email", EMAIL),
@@ -370,7 +446,7 @@ def scan_column(name: str, values: Sequence[str], join_key: bool = False) -> Pii
     if sample:
         for pii_type, rule, matcher in (*VALUE_RULES, DATE_OF_BIRTH):
             hinted = _hint_key(pii_type) in hints
-            if pii_type in ("phone", "national_id", "account"):
+            if pii_type in HINTABLE:
                 share = _share(sample, lambda v, m=matcher, h=hinted: m(v, hinted=h))
             else:
                 share = _share(sample, matcher)

