@@ -117,8 +117,10 @@ HOUSE_NUMBER = re.compile(
     rf"(?:^|{SEPARATOR})(?:no[.:]?\s*|nº\s*|n°\s*|#|д\.\s*)?\d{{1,5}}(?:\s?[^\W\d_])?(?:[/-]\d{{1,5}}[^\W\d_]?)?"
     rf"(?=[.]|{SEPARATOR}|$)"
 )
-CJK_ADDRESS = re.compile(r"(?:都|道|府|県|市|区|町|村|郡|省|路|街|号|丁目|番地?|시|구|동|로|길)")
-PLACE_WORD = re.compile(r"[^\W\d_]{3,}")  # a town's name beside the postcode
+# administrative units and street parts, simplified and traditional (號 巷 弄 樓 縣 區 鄉 鎮 段)
+CJK_ADDRESS = re.compile(
+    r"(?:都|道|府|県|市|区|町|村|郡|省|路|街|号|號|巷|弄|楼|樓|縣|县|區|鄉|乡|鎮|镇|段|丁目|番地?|시|구|동|로|길|읍|면)"
+)
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Scripts without letter case: Hebrew, Arabic (and its presentation forms), Devanagari, Bengali, Thai, Georgian,
 # Ethiopic. Their names cannot be told from other words by shape.
@@ -147,7 +149,7 @@ NOT_A_PERSON = {
 NAME_COLUMN = re.compile(
     r"^(?:(?:full|first|last|given|family|middle|maiden|customer|contact|client|user|employee|patient|owner"
     r"|account_?holder|card_?holder|person|sender|recipient|borrower|applicant|kunden?|vor|nach|nom_?de)_?)?name$"
-    r"|^(?:surname|forename|borrower|applicant|holder|nom|prenom|prénom|nombre|apellidos?|nome|cognome|naam"
+    r"|^(?:surname|forename|borrower|applicant|holder|contact|contact_?person|nom|prenom|prénom|nombre|apellidos?|nome|cognome|naam"
     r"|achternaam|voornaam|imie|imię|nazwisko|namn|efternamn|fornavn|efternavn|氏名|名前|姓名|이름"
     r"|nimi|navn|jméno|jmeno|meno|ime|vardas|vārds|név|ad_?soyad|фио|имя|ім'я|όνομα|ονοματεπώνυμο|שם|اسم|الاسم|نام"
     r"|ชื่อ|नाम)$"
@@ -221,10 +223,13 @@ def _valid_somewhere(text: str) -> bool:
 
 def is_phone(value: str, hinted: bool = False) -> bool:
     """A phone number in an international or national format, extensions included. A bare run of digits
-    without a trunk `0` is an order or account number unless the column's name says phone (`hinted`)."""
+    without a trunk `0` is an order or account number unless the column's name says phone (`hinted`); there,
+    anything written as a phone (a prefix, or digit groups) counts, valid or not."""
     text = _phone_text(value)
     if text is None:
         return False
+    if hinted and (text.startswith(("+", "0", "(")) or len(re.findall(r"\d+", text)) >= 3):
+        return True  # written as a phone where the name says phone: a wrong or dead number is still someone's
     if text.startswith("+"):  # a real country calling code and a possible length: PII whatever the operator
         try:
             return phonenumbers.is_possible_number(phonenumbers.parse(text, None))
@@ -263,6 +268,7 @@ NATIONAL_IDS = (
 CARD_PREFIXES = re.compile(r"^(4|5[1-5]|2[2-7]|3[47]|6(011|5)|35)")
 UK_NINO_SHAPE = re.compile(r"^[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]$")  # no check digit: the shape is rare
 US_SSN_SHAPE = re.compile(r"^\d{3}[- ]\d{2}[- ]\d{4}$")
+ALNUM_ID = re.compile(r"[A-Z0-9]{6,20}")
 # digits in groups, letters at the ends only (AB 12 34 56 C, 12345678-Z, X-1234567-L)
 ID_SHAPE = re.compile(r"[A-Z]{0,3}[\s./-]?(?:\d[\s./-]?){5,17}\d(?:[\s./-]?[A-Z]{1,2})?", re.IGNORECASE)
 
@@ -284,6 +290,8 @@ def is_national_id(value: str, hinted: bool = False) -> bool:
         return True
     if hinted and ID_SHAPE.fullmatch(compact) and sum(c.isdigit() for c in compact) >= 6:
         return True  # the name says so, and the value is shaped like one: a check digit is not every id's
+    if hinted and ALNUM_ID.fullmatch(compact) and any(c.isdigit() for c in compact):
+        return True  # an upper-case letter-and-digit code (an Azerbaijani FIN, a passport number)
     return ssn.is_valid(compact) and (hinted or US_SSN_SHAPE.match(compact) is not None)
 
 
@@ -293,6 +301,12 @@ def is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _place_word(part: str) -> bool:
+    """A town's name beside the postcode: a word of three or more letters (vowel signs of Indic scripts, which
+    are marks and not letters, do not break it)."""
+    return any(sum(c.isalpha() for c in word) >= 3 for word in re.split(r"[\s\d-]+", part))
 
 
 def is_address(value: str, hinted: bool = False) -> bool:
@@ -306,7 +320,7 @@ def is_address(value: str, hinted: bool = False) -> bool:
     if ADDRESS_WORD.search(value):
         return number or postcode
     parts = [p.strip() for p in re.split(r"[,;/\n،，、]", value) if p.strip()]
-    placed = len(parts) >= 2 and any(PLACE_WORD.search(p) for p in parts[1:])
+    placed = len(parts) >= 2 and any(_place_word(p) for p in parts[1:])
     return placed and (number or hinted) and (postcode or hinted)
 
 
@@ -395,6 +409,10 @@ VALUE_RULES: tuple[tuple[str, str, Callable[..., bool]], ...] = (
     ("person_name", "two to five capitalised name words, or a CJK name (no NER model offline)", looks_like_person_name),
 )
 DATE_OF_BIRTH = ("date_of_birth", "dates in a birth-date range", is_birth_date)
+# A name that says a column holds when something happened (not a birth date, whatever its years)
+EVENT_DATE_NAME = re.compile(
+    r"date|time|(?:^|[_\s])(?:day|at|on|ts|created|updated|modified|start|end)$|^(?:created|updated)"
+)
 HINTABLE = {"phone", "national_id", "account", "address", "person_name", "date_of_birth"}  # take `hinted`
 # What free text is searched for inside it.
 EMBEDDED_RULES: tuple[tuple[str, re.Pattern], ...] = (
@@ -446,6 +464,8 @@ def scan_column(name: str, values: Sequence[str], join_key: bool = False) -> Pii
     if sample:
         for pii_type, rule, matcher in (*VALUE_RULES, DATE_OF_BIRTH):
             hinted = _hint_key(pii_type) in hints
+            if pii_type == "date_of_birth" and not hinted and EVENT_DATE_NAME.search(name.lower()):
+                continue  # `trade_date`, `created_at`: old dates of events, not of births
             if pii_type in HINTABLE:
                 share = _share(sample, lambda v, m=matcher, h=hinted: m(v, hinted=h))
             else:

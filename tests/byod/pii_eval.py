@@ -33,14 +33,15 @@ DEV_LOCALES = ("en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL")
 HELD_OUT_LOCALES = ("en_GB", "pl_PL", "sv_SE", "pt_BR", "ja_JP", "en_IN", "cs_CZ", "da_DK", "fi_FI", "en_AU")
 # Looked at while the rules changed, in a second round: development now, like the two sets above.
 FINAL_LOCALES = ("de_AT", "en_NZ", "es_MX", "fr_CH", "nl_BE", "no_NO", "hu_HU", "ro_RO", "tr_TR", "en_CA", "ko_KR")
-# Fresh: chosen before the third round of rule changes and run once after it. New locales (scripts without case,
-# Cyrillic, Greek, Arabic, Hebrew, Thai, Devanagari among them) and new written forms of every type.
-FRESH_FAKER_LOCALES = (
+# Held out 1: chosen before the third round of rule changes and run once after it (recall 0.970); its misses led
+# the fourth round, so it is development data now. New locales (scripts without case, Cyrillic, Greek, Arabic,
+# Hebrew, Thai, Devanagari among them) and new written forms of every type.
+HELD_OUT_1_FAKER = (
     "en_IE", "en_PH", "es_AR", "es_CO", "es_CL", "pt_PT", "fr_CA", "fr_BE", "de_CH", "it_CH", "sk_SK", "sl_SI",
     "hr_HR", "lt_LT", "lv_LV", "et_EE", "el_GR", "ru_RU", "uk_UA", "bg_BG", "id_ID", "vi_VN", "zh_CN", "zh_TW",
     "he_IL", "ar_EG", "hi_IN", "th_TH", "fa_IR", "az_AZ",
 )  # fmt: skip
-FRESH_MIMESIS_LOCALES = {
+HELD_OUT_1_MIMESIS = {
     "ru": Locale.RU, "uk": Locale.UK, "tr": Locale.TR, "el": Locale.EL, "hu": Locale.HU, "fi": Locale.FI,
     "no": Locale.NO, "sk": Locale.SK, "et": Locale.ET, "kk": Locale.KK, "ko": Locale.KO, "zh": Locale.ZH,
     "hr": Locale.HR, "is": Locale.IS, "ar-eg": Locale.AR_EG, "de-at": Locale.DE_AT, "en-gb": Locale.EN_GB,
@@ -78,12 +79,12 @@ LOOKALIKES = {  # table → columns that hold no personal data
 }
 
 
-# Faker locales of the fresh set whose `ssn` is the country's own identifier (Faker's ssn/<locale> providers).
-FRESH_FAKER_IDS = {
+# Faker locales whose `ssn` is the country's own identifier (Faker's ssn/<locale> providers).
+HELD_OUT_1_IDS = {
     "en_IE", "en_PH", "es_AR", "es_CO", "es_CL", "pt_PT", "de_CH", "sk_SK", "sl_SI", "hr_HR", "lt_LT", "lv_LV",
     "et_EE", "el_GR", "ru_RU", "uk_UA", "bg_BG", "zh_CN", "zh_TW", "he_IL", "th_TH", "az_AZ",
 }  # fmt: skip
-FRESH_LOOKALIKE_COLUMNS = {  # table → columns that hold no personal data (fresh set only)
+HELD_OUT_1_LOOKALIKES = {  # table → columns that hold no personal data
     "airlines": ("name",),
     "mpg": ("manufacturer", "model", "trans"),
     "txhousing": ("city",),
@@ -95,6 +96,27 @@ FRESH_LOOKALIKE_COLUMNS = {  # table → columns that hold no personal data (fre
     "smithsonian": ("name",),
     "cars93": ("Make",),
 }
+# Held out 2: chosen after the fourth round's rules were written, before they were run on anything, and run
+# once: locales of neither generator used before, other written forms, other real look-alike columns.
+HELD_OUT_2_FAKER = (
+    "en_KE", "en_NG", "en_PK", "en_BD", "en_TH", "es_VE", "es_CA", "fr_QC", "de_LU", "de_LI", "el_CY", "bs_BA",
+    "sr_BA", "mk_MK", "sq_AL", "is_IS", "ga_IE", "mt_MT", "ka_GE", "hy_AM", "uz_UZ", "ta_IN", "bn_BD", "ne_NP",
+    "ar_SA", "ar_AE", "tl_PH", "zu_ZA", "lb_LU", "fr_DZ", "ar_DZ",
+)  # fmt: skip
+HELD_OUT_2_IDS = {"es_VE", "es_CA", "el_CY", "sr_BA", "mk_MK", "mt_MT", "bn_BD", "tl_PH", "lb_LU", "fr_DZ", "ar_DZ"}
+HELD_OUT_2_MIMESIS = {
+    "ar-ae": Locale.AR_AE, "ar-sa": Locale.AR_SA, "ar-ma": Locale.AR_MA, "ar-tn": Locale.AR_TN,
+    "ar-jo": Locale.AR_JO, "az": Locale.AZ, "en-au": Locale.EN_AU, "en-ca": Locale.EN_CA, "nl-be": Locale.NL_BE,
+    "de-ch": Locale.DE_CH,
+}  # fmt: skip
+HELD_OUT_2_LOOKALIKES = {
+    "msleep": ("name", "genus"),
+    "gapminder": ("country", "region"),
+    "weather": ("time_hour",),
+    "hotel_rates": ("agent", "company", "arrival_date"),
+    "ames": ("Neighborhood", "House_Style"),
+    "cars93": ("Model", "Manufacturer"),
+}
 
 
 @dataclass(frozen=True)
@@ -105,7 +127,7 @@ class LabelledColumn:
     source: str  # generator/locale, or the public table
     held_out: bool
     final: bool = False
-    fresh: bool = False  # the fresh held-out set, run once
+    group: str = "development"  # or the held-out set it belongs to
 
 
 def _faker_columns(locale: str, rng: random.Random, held_out: bool, final: bool = False) -> list[LabelledColumn]:
@@ -150,7 +172,7 @@ def _mimesis_columns(code: str, locale: Locale, rng: random.Random) -> list[Labe
     ]
 
 
-def _written_form(kind: str, value: str, region: str, rng: random.Random) -> str:
+def _written_form_1(kind: str, value: str, region: str, rng: random.Random) -> str:
     """`value` as another kind of export writes it: E.164, international or RFC 3966 phones; "SURNAME, Given"
     and upper-case names; dates of birth with month names or as 8 digits; IBANs in groups of four; upper-case
     e-mail addresses; address lines joined by " / " or "; " instead of commas."""
@@ -179,40 +201,92 @@ def _written_form(kind: str, value: str, region: str, rng: random.Random) -> str
     return value
 
 
-def _fresh_columns(rng: random.Random) -> list[LabelledColumn]:
-    """The fresh held-out set: Faker and mimesis in locales never used, then each Faker column once more in a
-    written form never used (`_written_form`)."""
+def _written_form_2(kind: str, value: str, region: str, rng: random.Random) -> str:
+    """Forms held-out set 1 did not use: national-format and 00-prefixed phones; "Given SURNAME" and "Surname
+    Given" names; dates of birth as 12-Mar-1985, 12/03/85 or Mar 12 1985; "Name <address>" e-mails; IBANs
+    labelled "IBAN …"; addresses in capitals."""
+    if kind == "phone":
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            return value
+        if rng.random() < 0.5:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return f"00{number.country_code} {number.national_number}"
+    if kind == "person_name":
+        words = value.split()
+        if rng.random() < 0.5:
+            return " ".join([*words[:-1], words[-1].upper()])
+        return " ".join([words[-1], *words[:-1]])
+    if kind == "date_of_birth":
+        return dt.date.fromisoformat(value).strftime(rng.choice(("%d-%b-%Y", "%d/%m/%y", "%b %d %Y")))
+    if kind == "email":
+        return f"{value.split('@')[0].replace('.', ' ').title()} <{value}>"
+    if kind == "account":
+        compact = value.replace(" ", "")
+        return "IBAN " + " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+    if kind == "address":
+        return value.upper()
+    return value
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    name: str
+    faker_locales: tuple[str, ...]
+    faker_ids: set[str]  # of those, the locales whose Faker `ssn` is the country's own
+    mimesis_locales: dict[str, Locale]
+    written_form: Callable[[str, str, str, random.Random], str]
+    lookalikes: dict[str, tuple[str, ...]]
+    seed_offset: int
+
+
+HELD_OUT = {
+    "held-out-1": HeldOut(
+        "held-out-1", HELD_OUT_1_FAKER, HELD_OUT_1_IDS, HELD_OUT_1_MIMESIS, _written_form_1, HELD_OUT_1_LOOKALIKES, 1
+    ),
+    "held-out-2": HeldOut(
+        "held-out-2", HELD_OUT_2_FAKER, HELD_OUT_2_IDS, HELD_OUT_2_MIMESIS, _written_form_2, HELD_OUT_2_LOOKALIKES, 2
+    ),
+}
+
+
+def _held_out_columns(spec: HeldOut, rng: random.Random) -> list[LabelledColumn]:
+    """A held-out set: Faker and mimesis in its locales, then each Faker column once more in its written forms."""
     columns = []
-    for locale in FRESH_FAKER_LOCALES:
+    for locale in spec.faker_locales:
         fake = Faker(locale)
         fake.seed_instance(rng.randrange(1 << 30))
         makers: dict[str, Callable[[], str]] = {
             "person_name": fake.name,
             "email": fake.email,
-            "phone": fake.phone_number,
+            "phone": lambda f=fake: f.phone_number(),
             "address": lambda f=fake: ", ".join(line.strip() for line in f.address().splitlines()),
             "date_of_birth": lambda f=fake: f.date_of_birth(minimum_age=18, maximum_age=90).isoformat(),
-            "account": fake.iban,
+            "account": lambda f=fake: f.iban(),
         }
-        if locale in FRESH_FAKER_IDS:
+        if locale in spec.faker_ids:
             makers["national_id"] = lambda f=fake: str(f.ssn())
+        # a locale without its own provider for a type (Faker has none for some) gives no column of it
+        wanted = {"phone": "phone_number", "account": "iban", "address": "address", "national_id": "ssn"}
+        makers = {k: m for k, m in makers.items() if hasattr(fake, wanted.get(k, "name"))}
         region = locale.split("_")[1]
         for kind, make in makers.items():
             values = [make() for _ in range(ROWS)]
             source = f"faker/{locale}"
-            columns.append(LabelledColumn(rng.choice(HEADERS[kind]), kind, values, source, True, fresh=True))
+            columns.append(LabelledColumn(rng.choice(HEADERS[kind]), kind, values, source, True, group=spec.name))
             if kind != "national_id":
-                written = [_written_form(kind, v, region, rng) for v in values]
+                written = [spec.written_form(kind, v, region, rng) for v in values]
                 header = rng.choice(HEADERS[kind])
-                columns.append(LabelledColumn(header, kind, written, f"{source} (new forms)", True, fresh=True))
-    for code, locale in FRESH_MIMESIS_LOCALES.items():
-        columns += [replace(c, fresh=True) for c in _mimesis_columns(code, locale, rng)]
-    for table, names in FRESH_LOOKALIKE_COLUMNS.items():
+                columns.append(LabelledColumn(header, kind, written, f"{source} (forms)", True, group=spec.name))
+    for code, locale in spec.mimesis_locales.items():
+        columns += [replace(c, group=spec.name) for c in _mimesis_columns(code, locale, rng)]
+    for table, names in spec.lookalikes.items():
         frame = public.load(table)
         for name in names:
             values = [v for v in frame[name].drop_nulls().to_list() if v.strip()]
             sample = rng.sample(values, min(ROWS, len(values)))
-            columns.append(LabelledColumn(name, None, sample, f"public/{table}", True, fresh=True))
+            columns.append(LabelledColumn(name, None, sample, f"public/{table}", True, group=spec.name))
     return columns
 
 
@@ -228,7 +302,7 @@ def _lookalike_columns(rng: random.Random) -> list[LabelledColumn]:
     return columns
 
 
-def labelled_columns(sets: tuple[str, ...] = ("development", "fresh"), seed: int = 0) -> list[LabelledColumn]:
+def labelled_columns(sets: tuple[str, ...] = ("development", *HELD_OUT), seed: int = 0) -> list[LabelledColumn]:
     rng = random.Random(seed)  # test data: a seeded generator is the point
     columns = [c for locale in DEV_LOCALES for c in _faker_columns(locale, rng, held_out=False)]
     columns += [c for locale in HELD_OUT_LOCALES for c in _faker_columns(locale, rng, held_out=True)]
@@ -237,8 +311,9 @@ def labelled_columns(sets: tuple[str, ...] = ("development", "fresh"), seed: int
     columns += _lookalike_columns(rng)
     if "development" not in sets:
         columns = []
-    if "fresh" in sets:
-        columns += _fresh_columns(random.Random(seed + 1))  # its own stream: the development set cannot shift it
+    for name, spec in HELD_OUT.items():
+        if name in sets:  # each its own stream: no other set can shift its values
+            columns += _held_out_columns(spec, random.Random(seed + spec.seed_offset))
     return columns
 
 
@@ -265,7 +340,7 @@ class Counts:
 
 
 def _set(column: LabelledColumn) -> str:
-    return "fresh" if column.fresh else "development"
+    return column.group
 
 
 def evaluate(columns: list[LabelledColumn]) -> tuple[dict[str, Counts], list[str]]:
@@ -321,7 +396,7 @@ def report(columns: list[LabelledColumn], counts: dict[str, Counts], group: str)
 
 
 def main(argv: list[str]) -> int:
-    sets = tuple(argv) or ("development", "fresh")
+    sets = tuple(argv) or ("development", *HELD_OUT)
     columns = labelled_columns(sets)
     counts, mistakes = evaluate(columns)
     for group in sets:

