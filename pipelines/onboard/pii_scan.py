@@ -61,6 +61,7 @@ PHONE_REGIONS = (
 
 # \w, not [A-Za-z0-9]: internationalised addresses (RFC 6531, e.g. chloé@…) are personal data too
 EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+DISPLAY_EMAIL = re.compile(r'(?:"[^"]*"|[^<>"@]*)\s*<([^<>\s]+)>')  # the address inside a display form
 PHONE_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extn\.?|extension|#|доб\.?)\s*\d{1,6}$", re.IGNORECASE)
 PHONE_SHAPE = re.compile(r"^\+?[\d\s().\-/]{6,24}$")
 NANP_SHAPE = re.compile(r"^(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]?\d{3}[-. ]\d{4}$")  # North American numbers
@@ -88,7 +89,7 @@ STREET_WORDS = (
     r"|пл|площадь|площа|туп|тупик|мкр|д|дом|кв|οδός|οδος|οδ|λεωφ|λεωφόρος|πλατεία"  # Cyrillic, Greek
     r"|jl|jln|jalan|gg|gang|lorong|lrg|đường|duong|phố|pho|ngõ|ngo|hẻm|hem|quận|phường|huyện|tp|kalye|purok"
     r"|barangay|brgy"
-    r"|rehov|sderot|שדרות|רחוב|רח|شارع|ش|طريق|خیابان|کوچه|بلوار|ถนน|ถ|ซอย|ซ|หมู่|मार्ग|रोड|गली|नगर"
+    r"|rehov|sderot|שדרות|רחוב|רח|شارع|ش|طريق|زنقة|درب|حي|ممر|خیابان|کوچه|بلوار|ถนน|ถ|ซอย|ซ|หมู่|मार्ग|रोड|गली|नगर"
 )
 STREET_SUFFIX = (
     r"(?:stra(?:ss|ß)e|str\.?|weg|platz|gasse|allee|ring|damm|ufer|steig|chaussee|gatan|vägen|vej|gade|laan|straat"
@@ -129,8 +130,10 @@ UNCASED = re.compile(
 )
 NAME_PARTICLES = {
     "de", "van", "von", "der", "den", "da", "di", "del", "la", "le", "bin", "al", "dos", "das", "do", "du", "y", "e",
-    "ter", "ten", "zu", "af", "av", "el", "ibn", "st.", "mc",
+    "ter", "ten", "zu", "af", "av", "el", "ibn", "st.", "mc", "ó", "ní", "nic", "uí", "mac", "ben", "binti", "bint",
+    "abu", "ould", "dela", "della", "degli", "ap",
 }  # fmt: skip
+INITIAL = re.compile(r"[^\W\d_]\.")
 NAME_AFFIXES = {
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "herr", "frau", "mme", "mlle", "m", "sr", "sra",
     "srta", "don", "doña", "dona", "sig", "sig.ra", "dott", "ing", "mgr", "pan", "pani", "jr", "ii", "iii",
@@ -144,6 +147,8 @@ NOT_A_PERSON = {
     "university", "college", "school", "hospital", "church", "center", "centre", "club", "airlines", "air",
     "lines", "airways", "street", "road", "avenue", "river", "lake", "mountain", "island", "beach", "the", "of",
     "and", "for", "edition", "coupe", "sedan", "convertible", "series", "model", "storm", "hurricane", "tropical",
+    "africa", "asia", "europe", "america", "oceania", "eastern", "western", "northern", "southern", "central",
+    "middle", "republic", "kingdom", "islands", "states", "united", "federation", "region", "province", "territory",
 }  # fmt: skip
 # A person's name by column name: `name` alone or with a person-ish prefix (not product_name, file_name, …).
 NAME_COLUMN = re.compile(
@@ -193,13 +198,17 @@ class PiiFinding:
 
 
 def is_email(value: str) -> bool:
-    return EMAIL.fullmatch(value) is not None
+    """An address alone, or as mail programs export it: `Name <address>`, `"Smith, J" <address>`, `mailto:…`."""
+    text = value.strip().removeprefix("mailto:")
+    display = DISPLAY_EMAIL.fullmatch(text)
+    return EMAIL.fullmatch(display.group(1) if display else text) is not None
 
 
 def _phone_text(value: str) -> str | None:
     """The number part of a phone as written (extension, `(0)` and an international `00`/`011` prefix
     normalised), or None when it is not shaped like one."""
     text = PHONE_EXTENSION.sub("", value.strip().removeprefix("tel:")).replace("(0)", " ")
+    text = re.sub(r"^\(\+(\d{1,4})\)", r"+\1 ", text)  # (+971) 52 672 9635
     if not PHONE_SHAPE.match(text) or DATE_SHAPE.match(text):
         return None
     digits = sum(c.isdigit() for c in text)
@@ -319,7 +328,7 @@ def is_address(value: str, hinted: bool = False) -> bool:
     number, postcode = HOUSE_NUMBER.search(value) is not None, POSTCODE.search(value) is not None
     if ADDRESS_WORD.search(value):
         return number or postcode
-    parts = [p.strip() for p in re.split(r"[,;/\n،，、]", value) if p.strip()]
+    parts = [p.strip() for p in re.split(r"[,;/\n،，、]|\s-\s", value) if p.strip()]
     placed = len(parts) >= 2 and any(_place_word(p) for p in parts[1:])
     return placed and (number or hinted) and (postcode or hinted)
 
@@ -359,7 +368,7 @@ def looks_like_person_name(value: str, hinted: bool = False) -> bool:
     tokens = [t for i, t in enumerate(text.split()) if not _is_title(t, first=i == 0)]
     if any(t.lower().strip(".") in NOT_A_PERSON for t in tokens):
         return False
-    named = [t for t in tokens if t.lower() not in NAME_PARTICLES]
+    named = [t for t in tokens if t.lower() not in NAME_PARTICLES and not INITIAL.fullmatch(t)]  # J. R. R. Tolkien
     if len(tokens) == 1 and CJK.search(tokens[0]):  # 王秀英: a CJK full name is often written unspaced
         return 2 <= len(tokens[0]) <= 4 and all(CJK.match(c) for c in tokens[0])
     # capitals: a SURNAME beside a given name ("DUPONT Marie"), or every word where the column says names

