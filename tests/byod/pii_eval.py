@@ -322,7 +322,7 @@ def _held_out_columns(spec: HeldOut, rng: random.Random) -> list[LabelledColumn]
         # a locale without its own provider for a type (Faker has none for some) gives no column of it
         wanted = {"phone": "phone_number", "account": "iban", "address": "address", "national_id": "ssn"}
         makers = {k: m for k, m in makers.items() if hasattr(fake, wanted.get(k, "name"))}
-        region = locale.split("_")[1]
+        region = [*locale.split("_"), "ZZ"][1]  # "sw" names no country: phones stay as written
         for kind, make in makers.items():
             values = [make() for _ in range(ROWS)]
             source = f"faker/{locale}"
