@@ -123,10 +123,11 @@ CJK_ADDRESS = re.compile(
     r"(?:都|道|府|県|市|区|町|村|郡|省|路|街|号|號|巷|弄|楼|樓|縣|县|區|鄉|乡|鎮|镇|段|丁目|番地?|시|구|동|로|길|읍|면)"
 )
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-# Scripts without letter case: Hebrew, Arabic (and its presentation forms), Devanagari, Bengali, Thai, Georgian,
-# Ethiopic. Their names cannot be told from other words by shape.
+# Scripts without letter case: Hebrew, Arabic (and its presentation forms), the Indic scripts from Devanagari to
+# Sinhala, Thai, Lao, Myanmar, Georgian, Ethiopic, Khmer. Their names cannot be told from other words by shape.
 UNCASED = re.compile(
-    r"[\u0590-\u06ff\u0750-\u077f\u0900-\u09ff\u0e00-\u0e7f\u10a0-\u10ff\u1200-\u137f\ufb1d-\ufdff\ufe70-\ufeff]"
+    r"[\u0590-\u06ff\u0750-\u077f\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f\u10a0-\u10ff\u1200-\u137f\u1780-\u17ff"
+    r"\ufb1d-\ufdff\ufe70-\ufeff]"
 )
 NAME_PARTICLES = {
     "de", "van", "von", "der", "den", "da", "di", "del", "la", "le", "bin", "al", "dos", "das", "do", "du", "y", "e",
