@@ -34,7 +34,7 @@ _VERSION = os.environ.get("MLRIG_MODEL_VERSION", "")
 @fastapi_app.post("/score")
 async def score(features: Features) -> JSONResponse:  # type: ignore[valid-type]  # built from the contract
     row = features.__dict__
-    probability = float(_scorer.probabilities(_scorer.encode({name: [row[name]] for name in NAMES}, 1))[0])
+    probability = _scorer.probabilities({name: [row[name]] for name in NAMES}, 1)[0]
     return JSONResponse(
         {
             "probability": probability,

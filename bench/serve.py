@@ -91,14 +91,26 @@ def wrk(url: str, body_file: Path, connections: int, api_key: str = "", duration
     }
 
 
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time the server has used so far, its worker processes included."""
+    import psutil
+
+    root = psutil.Process(process.pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+
+
+def measured(process: subprocess.Popen, url: str, body_file: Path, connections: int, api_key: str = "") -> dict:
+    """`wrk` plus the server's CPU microseconds per request: on a shared machine the server gets a varying share
+    of the cores, so req/s moves with the neighbours while CPU per request stays the server's own cost."""
+    before = cpu_seconds(process)
+    result = wrk(url, body_file, connections, api_key)
+    requests = result["rps"] * DURATION_S
+    return {**result, "cpu_us": (cpu_seconds(process) - before) * 1e6 / requests if requests else float("nan")}
+
+
 def median_cell(runs: list[dict]) -> dict:
-    return {
-        "rps": statistics.median(r["rps"] for r in runs),
-        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-        "errors": sum(r["errors"] for r in runs),
-        "rounds": len(runs),
-    }
+    medians = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")}
+    return {**medians, "errors": sum(r["errors"] for r in runs), "rounds": len(runs)}
 
 
 def wait_port(port: int, process: subprocess.Popen, timeout_s: float = 60) -> None:
@@ -184,7 +196,7 @@ def measure(config, model_dir: Path, version: str, reports: Path) -> dict:
         url = f"http://127.0.0.1:{service.args[service.args.index('--port') + 1]}"
         wait_ready(url, service, log)
         httpx.post(f"{url}/score", json=records[0], headers={"authorization": f"Bearer {key}"}).raise_for_status()
-        targets = {SERVICE: (f"{url}/score", key)}
+        targets = {SERVICE: (f"{url}/score", key, service)}
         for name, app, env in (
             (
                 FASTAPI,
@@ -195,17 +207,17 @@ def measure(config, model_dir: Path, version: str, reports: Path) -> dict:
         ):
             process, base = uvicorn_app(app, env, reports / f"bench-{app.rsplit(':', 1)[1]}.log")
             servers.append(process)
-            targets[name] = (f"{base}/score", "")
+            targets[name] = (f"{base}/score", "", process)
         runs: dict[str, dict[int, list]] = {name: {c: [] for c in CONCURRENCY} for name in targets}
         batch_runs: dict[int, list] = {c: [] for c in BATCH_CONCURRENCY}
         load_before = _load()
         for round_ in range(ROUNDS):
             print(f"bench-serve: round {round_ + 1}/{ROUNDS} (load {_load()})", flush=True)
             for c in CONCURRENCY:
-                for name, (target, api_key) in targets.items():
-                    runs[name][c].append(wrk(target, one_file, c, api_key))
+                for name, (target, api_key, process) in targets.items():
+                    runs[name][c].append(measured(process, target, one_file, c, api_key))
             for c in BATCH_CONCURRENCY:
-                batch_runs[c].append(wrk(f"{url}/score_batch", batch_file, c, key))
+                batch_runs[c].append(measured(service, f"{url}/score_batch", batch_file, c, key))
         print(f"bench-serve: soak, /score at c={SOAK_CONCURRENCY} for {SOAK_S} s", flush=True)
         soak = wrk(f"{url}/score", one_file, SOAK_CONCURRENCY, key, SOAK_S)
         load_after = _load()
@@ -228,14 +240,15 @@ def report(result: dict, floor: dict[str, float]) -> str:
         f"wrk -t1, {DURATION_S} s per cell, median of {ROUNDS} interleaved rounds, 127.0.0.1, one worker each, "
         f"OMP_NUM_THREADS=1; load average (1/5/15 min) {result['load']['before']} before, "
         f"{result['load']['after']} after, on {os.cpu_count()} cores\n",
-        "| target | " + " | ".join(f"c={c} req/s | p50 ms | p99 ms | errors" for c in CONCURRENCY) + " |",
-        "|---|" + "---|" * (4 * len(CONCURRENCY)),
+        "| target | " + " | ".join(f"c={c} req/s | p50 ms | p99 ms | CPU µs/req | errors" for c in CONCURRENCY) + " |",
+        "|---|" + "---|" * (5 * len(CONCURRENCY)),
     ]
     for name, cells in http.items():
         lines.append(
             f"| {name} | "
             + " | ".join(
-                f"{r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.1f} | {r['errors']}" for r in cells.values()
+                f"{r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.1f} | {r['cpu_us']:.0f} | {r['errors']}"
+                for r in cells.values()
             )
             + " |"
         )
@@ -248,7 +261,8 @@ def report(result: dict, floor: dict[str, float]) -> str:
         (
             f"/score c={top}: {ours['rps'] / fastapi['rps']:.2f}× FastAPI + booster throughput (target ≥ 1.0×), "
             f"{ours['rps'] / ceiling['rps']:.2f}× the bare ASGI ceiling "
-            f"(FastAPI: {fastapi['rps'] / ceiling['rps']:.2f}×)",
+            f"(FastAPI: {fastapi['rps'] / ceiling['rps']:.2f}×); server CPU per request {ours['cpu_us']:.0f} µs, "
+            f"{ours['cpu_us'] / fastapi['cpu_us']:.2f}× FastAPI's {fastapi['cpu_us']:.0f} µs",
             ours["rps"] >= fastapi["rps"],
         ),
         (
@@ -265,7 +279,8 @@ def report(result: dict, floor: dict[str, float]) -> str:
         rows = r["rps"] * BATCH_ROWS
         checks.append(
             (
-                f"/score_batch {BATCH_ROWS} rows c={c}: {rows:,.0f} rows/s (p99 {r['p99_ms']:.1f} ms, errors "
+                f"/score_batch {BATCH_ROWS} rows c={c}: {rows:,.0f} rows/s (p99 {r['p99_ms']:.1f} ms, "
+                f"{r['cpu_us'] / BATCH_ROWS:.1f} CPU µs/row, errors "
                 f"{r['errors']}) = {rows / batch_floor:.2f}× the in-process booster's batch rate (target ≥ 0.5×)",
                 rows >= 0.5 * batch_floor,
             )

@@ -130,16 +130,17 @@ class Scoring:
         return scored
 
     def _score_with(self, variant: Variant, route: str, columns: dict[str, list[Any]], rows: int) -> Scored:
-        scorer = variant.scorer
-        probabilities: list[float] = scorer.probabilities(scorer.encode(columns, rows)).tolist()
-        self.metrics.batch_rows(route, variant.name).observe(rows)
+        probabilities = variant.scorer.probabilities(columns, rows)
+        if rows > 1:  # a /score row is always scored alone: only batches have a size worth a histogram
+            self.metrics.batch_rows(route, variant.name).observe(rows)
         return Scored(variant, probabilities, variant.labels(probabilities))
 
 
 def warm_up(variants: dict[str, Variant], example: dict[str, Any]) -> None:
     """Every variant answers once before the service reports ready; a scorer that cannot is a start-up error."""
-    columns = {name: [value] for name, value in example.items()}
-    for variant in variants.values():
-        probability = variant.scorer.probabilities(variant.scorer.encode(columns, 1))
+    one = {name: [value] for name, value in example.items()}
+    two = {name: [value, value] for name, value in example.items()}
+    for variant in variants.values():  # both ways a scorer scores: one row, and an array of rows
+        probability = variant.scorer.probabilities(one, 1) + variant.scorer.probabilities(two, 2)
         if not np.isfinite(probability).all():
             raise RuntimeError(f"variant {variant.name} ({variant.version}) answered {probability} to a valid request.")

@@ -33,13 +33,22 @@ class ScorerError(ValueError):
     """The Pipeline cannot be compiled, or a stored scorer is unusable; the message says what to do."""
 
 
-def _sigmoid(raw: np.ndarray, scale: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-scale * raw))
+@dataclass(frozen=True)
+class Link:
+    """A task's link function, from the booster's raw score to what the model predicts: on an array of rows,
+    and on one row's float (the one-row path stays out of numpy: its call overhead outweighs the arithmetic)."""
+
+    many: Callable[[np.ndarray, float], np.ndarray]
+    one: Callable[[float, float], float]
 
 
-# The task's link function, from the booster's raw score to what the model predicts. Binary classification is
-# the task this kit trains today; a regression task would add "identity" here.
-LINKS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {"sigmoid": _sigmoid}
+# Binary classification is the task this kit trains today; a regression task would add "identity" here.
+LINKS: dict[str, Link] = {
+    "sigmoid": Link(
+        many=lambda raw, scale: 1.0 / (1.0 + np.exp(-scale * raw)),
+        one=lambda raw, scale: 1.0 / (1.0 + math.exp(-scale * raw)),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,9 @@ class SingleRowPredictor:
     """One row's raw score through LightGBM's C API `LGBM_BoosterPredictForMatSingleRowFast`: set up once, about
     ten times cheaper per call than `Booster.predict`, which builds a predictor and its parameters on every call
     (measured: docs/serving.md). The Python package does not wrap this call, so it is made here on the package's
-    own loaded library; where that is not possible the row goes through `Booster.predict` (same result)."""
+    own loaded library; where that is not possible the row goes through `Booster.predict` (same result).
+    The call keeps the GIL (`ctypes.PyDLL`): releasing it for two microseconds let the prediction log's writer
+    thread take it for milliseconds, which showed as the service's whole p99."""
 
     def __init__(self, booster: Any, columns: int) -> None:
         from lightgbm import basic
@@ -79,30 +90,30 @@ class SingleRowPredictor:
                 ctypes.byref(self._handle),
             )
         )
+        self._predict = ctypes.PyDLL(self._lib._name).LGBM_BoosterPredictForMatSingleRowFast  # same library
         self._booster = booster  # the fast handle points into the booster: keep it alive as long
-        self._out = np.zeros(1, dtype=np.float64)
-        self._out_ptr = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-        self._out_len = ctypes.c_int64()
-        self._out_len_ref = ctypes.byref(self._out_len)
+        self._row_type = ctypes.c_double * columns
+        self._out = ctypes.c_double()
+        self._out_ref = ctypes.byref(self._out)
+        self._out_len_ref = ctypes.byref(ctypes.c_int64())
         self._lock = threading.Lock()  # one output buffer: BentoML's thread pool may call in beside the event loop
         weakref.finalize(self, self._lib.LGBM_FastConfigFree, self._handle)
 
     @classmethod
-    def for_booster(cls, booster: Any, columns: int) -> Callable[[np.ndarray], np.ndarray]:
+    def for_booster(cls, booster: Any, columns: int) -> Callable[[Sequence[float]], float]:
         from lightgbm.basic import LightGBMError
 
         try:
             return cls(booster, columns)
         except (AttributeError, OSError, LightGBMError):  # a LightGBM without this call: the general path is exact
-            return lambda row: booster.predict(row, raw_score=True, num_threads=1)
+            return lambda row: float(booster.predict(np.array([row]), raw_score=True, num_threads=1)[0])
 
-    def __call__(self, row: np.ndarray) -> np.ndarray:
-        row = np.ascontiguousarray(row, dtype=np.float64)
+    def __call__(self, row: Sequence[float]) -> float:
+        values = self._row_type(*row)
         with self._lock:
-            self._lib.LGBM_BoosterPredictForMatSingleRowFast(
-                self._handle, row.ctypes.data_as(ctypes.c_void_p), self._out_len_ref, self._out_ptr
-            )
-            return self._out.copy()
+            if self._predict(self._handle, values, self._out_len_ref, self._out_ref):
+                raise RuntimeError(f"LightGBM: {self._lib.LGBM_GetLastError().decode()}")
+            return self._out.value
 
 
 @dataclass(frozen=True)
@@ -114,12 +125,23 @@ class Scorer:
     link: str
     link_scale: float
 
+    def probabilities(self, columns: Mapping[str, Sequence[Any]], rows: int) -> list[float]:
+        """`rows` rows of request columns (field → values, as validated): encode → raw score → link. One row goes
+        the one-row way (Python floats, LightGBM's fast single-row call), more the array way; both are checked
+        against the Pipeline by `agreement()`."""
+        link = LINKS[self.link]
+        if rows == 1:
+            raw = self.raw_score_row(self.encode_row({name: values[0] for name, values in columns.items()}))
+            return [link.one(raw, self.link_scale)]
+        return link.many(self.raw_scores(self.encode(columns, rows)), self.link_scale).tolist()
+
+    def encode_row(self, record: Mapping[str, Any]) -> list[float]:
+        """One record → the booster's input row (see `encode`)."""
+        return [_code(f.codes, record[f.name]) for f in self.features]
+
     def encode(self, columns: Mapping[str, Sequence[Any]], rows: int) -> np.ndarray:
-        """Request columns (field → values, as validated) → the booster's float matrix: a category's code
-        (unknown or null → NaN, which the booster treats as missing, as the Pipeline's encoder does), a number as
-        float (null → NaN, True → 1.0)."""
-        if rows == 1:  # one request, one row: a single list is cheaper than a column at a time
-            return np.array([[_code(f.codes, columns[f.name][0]) for f in self.features]], dtype=np.float64)
+        """Request columns → the booster's float matrix: a category's code (unknown or null → NaN, which the
+        booster treats as missing, as the Pipeline's encoder does), a number as float (null → NaN, True → 1.0)."""
         matrix = np.empty((rows, len(self.features)), dtype=np.float64)
         for j, feature in enumerate(self.features):
             values = columns[feature.name]
@@ -131,22 +153,20 @@ class Scorer:
         return matrix
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
-        if matrix.shape[0] == 1:
-            return self._single_row(matrix)
         # One thread: the booster's own pool fights the server's event loop for the same cores.
         return self.booster.predict(matrix, raw_score=True, num_threads=1)
 
-    @cached_property
-    def _single_row(self) -> Callable[[np.ndarray], np.ndarray]:
-        return SingleRowPredictor.for_booster(self.booster, len(self.features))
+    def raw_score_row(self, row: Sequence[float]) -> float:
+        return self._single_row(row)
 
-    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        return LINKS[self.link](self.raw_scores(matrix), self.link_scale)
+    @cached_property
+    def _single_row(self) -> Callable[[Sequence[float]], float]:
+        return SingleRowPredictor.for_booster(self.booster, len(self.features))
 
     def score_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Probabilities for records (dicts keyed by feature name): the convenience path for checks and tools."""
         columns = {f.name: [r.get(f.name) for r in records] for f in self.features}
-        return self.probabilities(self.encode(columns, len(records)))
+        return np.asarray(self.probabilities(columns, len(records)))
 
     def save(self, folder: Path) -> None:
         self.booster.save_model(str(folder / BOOSTER_FILE))

@@ -63,7 +63,8 @@ def test_one_row_fast_path_equals_the_boosters_own_predict(scorer, trained):
     matrix = scorer.encode({f.name: [r[f.name] for r in records] for f in scorer.features}, len(records))
     fast = SingleRowPredictor(scorer.booster, matrix.shape[1])
     expected = scorer.booster.predict(matrix, raw_score=True, num_threads=1)
-    assert [float(fast(matrix[i : i + 1])[0]) for i in range(len(records))] == list(expected)
+    assert [fast(list(row)) for row in matrix] == list(expected)
+    assert [fast(scorer.encode_row(r)) for r in records] == list(expected)
 
 
 def test_saved_scorer_loads_and_scores_identically(scorer, trained, tmp_path):
