@@ -63,6 +63,7 @@ class TrainResult:
     curves: dict = field(default_factory=dict)
     importance: dict[str, float] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    test_features: pd.DataFrame | None = None  # held-out rows: registration checks the serving scorer on them
 
 
 def check_training_data(frame: pd.DataFrame, features: list[str], table: str) -> None:
@@ -138,4 +139,5 @@ def train(lake: Lake, config: Config, gold_version: int | None = None, params: d
         curves=report["curves"],
         importance=global_importance(model, x_test, contract),
         params={**config.model.params, **(params or {})},
+        test_features=x_test,
     )
