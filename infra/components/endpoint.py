@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, pod_spec
+from infra.images.layout import BENTOML_HOME
 from infra.settings import Sizing, Variant
 from pipelines.config import LIVENESS_PATH, READINESS_PATH
 
@@ -35,9 +36,9 @@ class ModelEndpointArgs:
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
     env_from_config_maps: Sequence[pulumi.Input[str]] = ()
-    # the root filesystem is read-only: BentoML writes only its Prometheus multiprocess files ($BENTOML_HOME is
-    # /home/bentoml in its image) and temporary files; each gets an emptyDir
-    writable_paths: Sequence[str] = ("/tmp", "/home/bentoml/prometheus_multiproc_dir")  # noqa: S108 - emptyDirs
+    # the root filesystem is read-only: BentoML writes its Prometheus multiprocess files under $BENTOML_HOME (where
+    # our serving image puts it: infra/images/layout.py) and temporary files; each gets an emptyDir
+    writable_paths: Sequence[str] = ("/tmp", BENTOML_HOME)  # noqa: S108 - emptyDirs
     domain: str | None = None
     ingress_class: str = "nginx"
     tls_secret: str | None = None
