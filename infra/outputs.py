@@ -32,6 +32,7 @@ ML_TUNING_JOB = "tuningJob"
 SERVING_SERVICE = "service"
 SERVING_URL = "url"
 SERVING_VARIANTS = "variants"
+SERVING_API_KEYS_SECRET = "apiKeysSecret"  # noqa: S105 - the name of the Secret the service reads its keys from
 SERVING_IMAGE_TAG = "imageTag"  # the tag this stack runs: `mlrig deploy` records it before moving on, for rollback
 
 # What each project exports: tests check the programs against this, and answer StackReferences from it.
@@ -49,7 +50,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "data": (DATA_CRONJOBS,),
     "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB),
-    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG),
+    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG, SERVING_API_KEYS_SECRET),
 }
 
 

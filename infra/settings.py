@@ -174,6 +174,8 @@ class ServingSettings:
     tls_secret: str | None = None
     ingress_namespace: str = "ingress-nginx"
     sizing: Sizing = field(default_factory=Sizing)
+    # bearer keys the service accepts (comma-separated), a Pulumi secret: `pulumi config set --secret apiKeys …`
+    api_keys: pulumi.Output[str] | None = None
 
     @classmethod
     def from_stack_config(cls) -> ServingSettings:
@@ -198,4 +200,5 @@ class ServingSettings:
             tls_secret=c.get("tlsSecretName"),
             ingress_namespace=c.get("ingressNamespace") or "ingress-nginx",
             sizing=Sizing.read(c, "serving"),
+            api_keys=c.get_secret("apiKeys"),
         )

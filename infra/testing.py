@@ -32,6 +32,7 @@ _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's wire m
 TEST_SECRETS: dict[str, dict[str, str]] = {
     "platform": {"piiKey": "test-pii-key", "storeAccessKey": "test-access-key", "storeSecretKey": "test-secret-key"},
     "ml": {"tuningDbUrl": "postgresql://optuna:test@optuna-db:5432/optuna"},
+    "serving": {"apiKeys": "test-api-key-0123456789"},
 }
 
 

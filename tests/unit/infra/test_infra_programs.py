@@ -7,6 +7,7 @@ import yaml
 
 from infra import outputs
 from infra.components.pod import ContainerArgs
+from infra.images.layout import BENTOML_HOME
 from infra.policy import rules
 from infra.settings import STACKS
 from infra.testing import (
@@ -16,8 +17,10 @@ from infra.testing import (
     assert_every_container_limited_and_non_root,
     platform_outputs,
     pod_specs,
+    run_program,
 )
 from pipelines.config import LIVENESS_PATH, READINESS_PATH, load_config
+from service.guard import API_KEYS_ENV
 
 RUNS = [(p, s) for s in STACKS for p in PROJECTS]
 SERVING_PORT = load_config(INFRA_DIR.parent / "mlrig.toml").serving.port
@@ -109,8 +112,9 @@ def test_probes_point_at_the_services_real_health_paths_and_port(stack_runs, sta
         assert c["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": SERVING_PORT}
         assert c["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": SERVING_PORT}
         assert c["ports"][0]["containerPort"] == SERVING_PORT
-        mounts = {m["mountPath"] for m in c["volumeMounts"]}
-        assert mounts == {"/tmp", "/home/bentoml/prometheus_multiproc_dir"}  # all a read-only BentoML pod writes
+        mounts = {m["mountPath"] for m in c["volumeMounts"] if m["name"].startswith("rw-")}
+        # the image's own $BENTOML_HOME (BentoML writes its Prometheus files there at serve time), not BentoML's default
+        assert mounts == {"/tmp", BENTOML_HOME}
     assert (LIVENESS_PATH, READINESS_PATH) == ("/livez", "/readyz")
 
 
@@ -365,3 +369,22 @@ def test_project_files_parse_as_the_engine_reads_them(project_file):
         assert isinstance(document.get("description", ""), str)
     else:
         assert isinstance(document["config"], dict)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_service_gets_its_api_keys_from_a_pulumi_secret(stack_runs, stack):
+    """auth = "required": without keys the service refuses to start (service/guard.py), so every variant reads
+    MLRIG_API_KEYS from the Secret the stack's `apiKeys` secret became, and the value stays a secret."""
+    run = stack_runs[("serving", stack)]
+    (secret,) = [d for d in run.mocks.of_type("core/v1:Secret") if d.name == "api-keys"]
+    assert secret.inputs["stringData"][API_KEYS_ENV] == TEST_SECRETS["serving"]["apiKeys"]
+    assert any(path.startswith("stringData") for path in secret.secret_paths)
+    for d in _deployments(run):
+        env = d.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+        (keys,) = [e for e in env if e["name"] == API_KEYS_ENV]
+        assert keys["valueFrom"]["secretKeyRef"] == {"name": secret.inputs["metadata"]["name"], "key": API_KEYS_ENV}
+
+
+def test_a_serving_stack_without_api_keys_is_refused_with_what_to_do():
+    with pytest.raises(Exception, match="pulumi config set --secret apiKeys"):
+        run_program("serving", "dev", secrets={})
