@@ -77,6 +77,7 @@ class PlatformSettings:
     quota_memory: str = "16Gi"
     quota_pods: int = 40
     ingress_namespace: str = "ingress-nginx"
+    monitoring_namespace: str = "monitoring"  # where Prometheus runs; serving lets it scrape /metrics
 
     @classmethod
     def from_stack_config(cls) -> PlatformSettings:
@@ -94,6 +95,7 @@ class PlatformSettings:
             quota_memory=c.get("quotaMemory") or d.quota_memory,
             quota_pods=c.get_int("quotaPods") or d.quota_pods,
             ingress_namespace=c.get("ingressNamespace") or d.ingress_namespace,
+            monitoring_namespace=c.get("monitoringNamespace") or d.monitoring_namespace,
         )
 
 

@@ -38,6 +38,7 @@ TEST_SECRETS: dict[str, dict[str, str]] = {
 
 def platform_outputs(stack: str) -> dict[str, Any]:
     """What the platform stack exports, as StackReference readers see it."""
+    platform = stack_config("platform", stack)
     return {
         outputs.PLATFORM_NAMESPACE: f"mlrig-{stack}",
         outputs.PLATFORM_LAKE_URL: "s3://mlrig/lake",
@@ -48,6 +49,11 @@ def platform_outputs(stack: str) -> dict[str, Any]:
         outputs.PLATFORM_PII_KEY_SECRET: "pii-key",
         outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT: "mlrig-pipeline",
         outputs.PLATFORM_SERVING_SERVICE_ACCOUNT: "mlrig-serving",
+        outputs.PLATFORM_QUOTA: {
+            "cpu": platform.get("mlrig-platform:quotaCpu", "8"),
+            "memory": platform.get("mlrig-platform:quotaMemory", "16Gi"),
+        },
+        outputs.PLATFORM_MONITORING_NAMESPACE: "monitoring",
     }
 
 

@@ -2,7 +2,8 @@
 
 Each variant gets a HorizontalPodAutoscaler and a PodDisruptionBudget; rolling updates add a pod before
 removing one (maxUnavailable 0), so capacity never drops. Probes hit the service's own /livez and /readyz.
-Traffic reaches the pods only from the ingress controller's namespace and from inside the namespace;
+Traffic reaches the pods only from the ingress controller's namespace, from inside the namespace and, for the
+/metrics scrape, from the monitoring namespace the platform names;
 an Ingress exists only when a domain is given.
 """
 
@@ -20,6 +21,7 @@ from infra.settings import Sizing, Variant
 from pipelines.config import LIVENESS_PATH, READINESS_PATH
 
 VARIANT_LABEL = "mlrig.io/variant"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +45,7 @@ class ModelEndpointArgs:
     ingress_class: str = "nginx"
     tls_secret: str | None = None
     ingress_namespace: str = "ingress-nginx"
+    scrape_namespace: pulumi.Input[str] | None = None  # Prometheus runs there: it may reach the port for /metrics
 
     def __post_init__(self) -> None:
         if self.min_replicas < 1 or self.max_replicas < self.min_replicas:
@@ -78,12 +81,13 @@ class ModelEndpoint(pulumi.ComponentResource):
                 "ingress": [
                     {
                         "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {"kubernetes.io/metadata.name": args.ingress_namespace}
-                                }
-                            },
+                            {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: args.ingress_namespace}}},
                             {"podSelector": {}},
+                            *(
+                                [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: args.scrape_namespace}}}]
+                                if args.scrape_namespace
+                                else []
+                            ),
                         ],
                         "ports": [{"protocol": "TCP", "port": args.port}],
                     }

@@ -15,6 +15,7 @@ from infra import outputs
 from infra.components import GrafanaDashboard, GrafanaDashboardArgs, ModelEndpoint, ModelEndpointArgs
 from infra.components.dashboard import MLRIG_DASHBOARD
 from infra.settings import ServingSettings, project_config
+from infra.sizing import Reserve, quota_problem
 from service.guard import API_KEYS_ENV
 
 settings = ServingSettings.from_stack_config()
@@ -43,6 +44,19 @@ elif project_config().serving.auth == "required":
         "start. Set them as a secret: `pulumi config set --secret apiKeys KEY[,KEY…]` (keys of at least 16 chars)."
     )
 
+
+def fits_quota(quota: dict) -> dict:
+    problem = quota_problem(
+        variants=len(settings.variants), max_replicas=settings.max_replicas, sizing=settings.sizing,
+        quota_cpu=quota["cpu"], quota_memory=quota["memory"], reserve=Reserve(),
+    )  # fmt: skip
+    if problem:
+        raise ValueError(problem)
+    return quota
+
+
+platform.require(outputs.PLATFORM_QUOTA).apply(fits_quota)
+
 endpoint = ModelEndpoint(
     SERVICE,
     ModelEndpointArgs(
@@ -62,6 +76,7 @@ endpoint = ModelEndpoint(
         ingress_class=settings.ingress_class,
         tls_secret=settings.tls_secret,
         ingress_namespace=settings.ingress_namespace,
+        scrape_namespace=platform.require(outputs.PLATFORM_MONITORING_NAMESPACE),
     ),
 )
 

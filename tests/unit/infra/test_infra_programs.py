@@ -9,7 +9,8 @@ from infra import outputs
 from infra.components.pod import ContainerArgs
 from infra.images.layout import BENTOML_HOME
 from infra.policy import rules
-from infra.settings import STACKS
+from infra.settings import STACKS, Sizing
+from infra.sizing import Reserve, quota_problem
 from infra.testing import (
     INFRA_DIR,
     PROJECTS,
@@ -18,6 +19,7 @@ from infra.testing import (
     platform_outputs,
     pod_specs,
     run_program,
+    stack_config,
 )
 from pipelines.config import LIVENESS_PATH, READINESS_PATH, load_config
 from service.guard import API_KEYS_ENV
@@ -388,3 +390,34 @@ def test_the_service_gets_its_api_keys_from_a_pulumi_secret(stack_runs, stack):
 def test_a_serving_stack_without_api_keys_is_refused_with_what_to_do():
     with pytest.raises(Exception, match="pulumi config set --secret apiKeys"):
         run_program("serving", "dev", secrets={})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_serving_at_its_maximum_leaves_the_store_and_a_job_room_in_the_quota(stack):
+    """Every variant at maxReplicas plus a rollout's surge pod, and still 2 CPU / 2Gi for the store and a Job."""
+    serving, platform = stack_config("serving", stack), stack_config("platform", stack)
+    settings = {k.split(":", 1)[1]: v for k, v in serving.items()}
+    variants = len(yaml.safe_load(settings["variants"])) if settings.get("abTest") == "true" else 1
+    problem = quota_problem(
+        variants=variants,
+        max_replicas=int(settings["maxReplicas"]),
+        sizing=Sizing(cpu_limit=settings["servingCpuLimit"], memory_limit=settings["servingMemoryLimit"]),
+        quota_cpu=platform["mlrig-platform:quotaCpu"],
+        quota_memory=platform["mlrig-platform:quotaMemory"],
+        reserve=Reserve(),
+    )
+    assert problem is None, problem
+
+
+def test_a_serving_stack_that_would_fill_the_quota_is_refused():
+    with pytest.raises(Exception, match="exceeds the namespace quota 8"):
+        run_program("serving", "staging", config={"maxReplicas": "6"})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_in_the_monitoring_namespace_may_scrape_the_service(stack_runs, stack):
+    run = stack_runs[("serving", stack)]
+    (policy,) = [d for d in run.mocks.of_type("networking.k8s.io/v1:NetworkPolicy") if d.name.endswith("-ingress")]
+    peers = policy.inputs["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in peers
+    assert policy.inputs["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": SERVING_PORT}]
