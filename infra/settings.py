@@ -162,6 +162,16 @@ class Variant:
     model_tag: str | None = None  # MLRIG_MODEL_TAG; None serves the champion
 
 
+def _api_keys(config: pulumi.Config, project: Config) -> pulumi.Output[str] | None:
+    keys = config.get_secret("apiKeys")
+    if keys is None and project.serving.auth == "required":
+        raise ValueError(
+            "serving: [serving] auth is 'required' but this stack has no API keys, so the service would refuse to "
+            "start. Set them as a secret: `pulumi config set --secret apiKeys KEY[,KEY…]` (keys of at least 16 chars)."
+        )
+    return keys
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServingSettings:
     platform_stack: str
@@ -202,5 +212,5 @@ class ServingSettings:
             tls_secret=c.get("tlsSecretName"),
             ingress_namespace=c.get("ingressNamespace") or "ingress-nginx",
             sizing=Sizing.read(c, "serving"),
-            api_keys=c.get_secret("apiKeys"),
+            api_keys=_api_keys(c, cfg),
         )

@@ -61,3 +61,18 @@ def quota_problem(
         + "). Lower maxReplicas or the serving limits in this stack, or raise quotaCpu/quotaMemory in the platform "
         "stack."
     )
+
+
+def require_room(quota: dict, *, variants: int, max_replicas: int, sizing: Sizing) -> dict:
+    """For `Output.apply` on the platform's quota output: raise with `quota_problem`'s message, else pass it on."""
+    problem = quota_problem(
+        variants=variants,
+        max_replicas=max_replicas,
+        sizing=sizing,
+        quota_cpu=quota["cpu"],
+        quota_memory=quota["memory"],
+        reserve=Reserve(),
+    )
+    if problem:
+        raise ValueError(problem)
+    return quota

@@ -10,7 +10,7 @@ an Ingress exists only when a domain is given.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,6 +19,7 @@ from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, pod_spec
 from infra.images.layout import BENTOML_HOME
 from infra.settings import Sizing, Variant
 from pipelines.config import LIVENESS_PATH, READINESS_PATH
+from service.guard import API_KEYS_ENV
 
 VARIANT_LABEL = "mlrig.io/variant"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
@@ -46,6 +47,7 @@ class ModelEndpointArgs:
     tls_secret: str | None = None
     ingress_namespace: str = "ingress-nginx"
     scrape_namespace: pulumi.Input[str] | None = None  # Prometheus runs there: it may reach the port for /metrics
+    api_keys: pulumi.Input[str] | None = None  # a Pulumi secret: comma-separated bearer keys, into a Secret
 
     def __post_init__(self) -> None:
         if self.min_replicas < 1 or self.max_replicas < self.min_replicas:
@@ -59,11 +61,23 @@ class ModelEndpointArgs:
 class ModelEndpoint(pulumi.ComponentResource):
     service: pulumi.Output[str]
     url: pulumi.Output[str]
+    api_keys_secret: pulumi.Output[str]  # "" when no keys were given
 
     def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlrig:serving:ModelEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         selector = {"app.kubernetes.io/name": name}
+        self.api_keys_secret = pulumi.Output.from_input("")
+        if args.api_keys is not None:
+            keys = k8s.core.v1.Secret(
+                f"{name}-api-keys",
+                metadata={"name": f"{name}-api-keys", "namespace": args.namespace},
+                type="Opaque",
+                string_data={API_KEYS_ENV: pulumi.Output.secret(args.api_keys)},
+                opts=child,
+            )
+            self.api_keys_secret = keys.metadata.apply(lambda m: m.name)
+            args = replace(args, secret_env={**args.secret_env, API_KEYS_ENV: (self.api_keys_secret, API_KEYS_ENV)})
         for variant in args.variants:
             self._variant(name, variant, args, selector, child)
         svc = k8s.core.v1.Service(
@@ -99,7 +113,7 @@ class ModelEndpoint(pulumi.ComponentResource):
         self.url = pulumi.Output.concat("http://", self.service, ".", args.namespace, ".svc.cluster.local")
         if args.domain:
             self.url = self._ingress(name, args, child)
-        self.register_outputs({"service": self.service, "url": self.url})
+        self.register_outputs({"service": self.service, "url": self.url, "api_keys_secret": self.api_keys_secret})
 
     def _variant(
         self, name: str, variant: Variant, args: ModelEndpointArgs, selector: dict, child: pulumi.ResourceOptions

@@ -9,56 +9,27 @@ without them, as the service would refuse to start.
 """
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from infra import outputs
 from infra.components import GrafanaDashboard, GrafanaDashboardArgs, ModelEndpoint, ModelEndpointArgs
 from infra.components.dashboard import MLRIG_DASHBOARD
-from infra.settings import ServingSettings, project_config
-from infra.sizing import Reserve, quota_problem
-from service.guard import API_KEYS_ENV
+from infra.settings import ServingSettings
+from infra.sizing import require_room
 
 settings = ServingSettings.from_stack_config()
 platform = outputs.Upstream(settings.platform_stack)
 store_secret = platform.require(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
 namespace = platform.require(outputs.PLATFORM_NAMESPACE)
-SERVICE = "churn-scorer"
 
-secret_env = {
-    "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
-    "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
-}
-api_keys_secret: pulumi.Input[str] = ""
-if settings.api_keys is not None:
-    keys = k8s.core.v1.Secret(
-        "api-keys",
-        metadata={"name": f"{SERVICE}-api-keys", "namespace": namespace},
-        type="Opaque",
-        string_data={API_KEYS_ENV: settings.api_keys},
+# at its maximum serving must leave the store and a pipeline Job room in the namespace's quota (infra/sizing.py)
+platform.require(outputs.PLATFORM_QUOTA).apply(
+    lambda quota: require_room(
+        quota, variants=len(settings.variants), max_replicas=settings.max_replicas, sizing=settings.sizing
     )
-    api_keys_secret = keys.metadata.apply(lambda m: m.name)
-    secret_env[API_KEYS_ENV] = (api_keys_secret, API_KEYS_ENV)
-elif project_config().serving.auth == "required":
-    raise ValueError(
-        "serving: [serving] auth is 'required' but this stack has no API keys, so the service would refuse to "
-        "start. Set them as a secret: `pulumi config set --secret apiKeys KEY[,KEY…]` (keys of at least 16 chars)."
-    )
-
-
-def fits_quota(quota: dict) -> dict:
-    problem = quota_problem(
-        variants=len(settings.variants), max_replicas=settings.max_replicas, sizing=settings.sizing,
-        quota_cpu=quota["cpu"], quota_memory=quota["memory"], reserve=Reserve(),
-    )  # fmt: skip
-    if problem:
-        raise ValueError(problem)
-    return quota
-
-
-platform.require(outputs.PLATFORM_QUOTA).apply(fits_quota)
+)
 
 endpoint = ModelEndpoint(
-    SERVICE,
+    "churn-scorer",
     ModelEndpointArgs(
         namespace=namespace,
         image=settings.image,
@@ -71,7 +42,11 @@ endpoint = ModelEndpoint(
         sizing=settings.sizing,
         env={"OMP_NUM_THREADS": "1"},
         env_from_config_maps=(platform.require(outputs.PLATFORM_LAKE_SETTINGS),),
-        secret_env=secret_env,
+        secret_env={
+            "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
+            "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
+        },
+        api_keys=settings.api_keys,
         domain=settings.domain,
         ingress_class=settings.ingress_class,
         tls_secret=settings.tls_secret,
@@ -91,5 +66,5 @@ dashboard = GrafanaDashboard(
 pulumi.export(outputs.SERVING_SERVICE, endpoint.service)
 pulumi.export(outputs.SERVING_URL, endpoint.url)
 pulumi.export(outputs.SERVING_VARIANTS, [v.name for v in settings.variants])
-pulumi.export(outputs.SERVING_API_KEYS_SECRET, api_keys_secret)
+pulumi.export(outputs.SERVING_API_KEYS_SECRET, endpoint.api_keys_secret)
 pulumi.export(outputs.SERVING_IMAGE_TAG, pulumi.Config().get("imageTag"))

@@ -189,7 +189,7 @@ def test_platform_namespace_has_a_quota_limits_and_default_deny(stack_runs):
     run = stack_runs[("platform", "dev")]
     ns = run.mocks.only(":Namespace").inputs["metadata"]
     assert ns["name"] == "mlrig-dev" and ns["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert run.mocks.only("ResourceQuota").inputs["spec"]["hard"]["limits.cpu"] == "4"
+    assert run.mocks.only("ResourceQuota").inputs["spec"]["hard"]["limits.cpu"] == "6"
     assert run.mocks.only("LimitRange").inputs["metadata"]["namespace"] == "mlrig-dev"
     deny = [d for d in run.mocks.of_type("NetworkPolicy") if d.inputs["metadata"]["name"] == "default-deny"]
     assert deny[0].inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
@@ -378,7 +378,7 @@ def test_the_service_gets_its_api_keys_from_a_pulumi_secret(stack_runs, stack):
     """auth = "required": without keys the service refuses to start (service/guard.py), so every variant reads
     MLRIG_API_KEYS from the Secret the stack's `apiKeys` secret became, and the value stays a secret."""
     run = stack_runs[("serving", stack)]
-    (secret,) = [d for d in run.mocks.of_type("core/v1:Secret") if d.name == "api-keys"]
+    (secret,) = [d for d in run.mocks.of_type("core/v1:Secret") if d.name.endswith("-api-keys")]
     assert secret.inputs["stringData"][API_KEYS_ENV] == TEST_SECRETS["serving"]["apiKeys"]
     assert any(path.startswith("stringData") for path in secret.secret_paths)
     for d in _deployments(run):
@@ -410,8 +410,8 @@ def test_serving_at_its_maximum_leaves_the_store_and_a_job_room_in_the_quota(sta
 
 
 def test_a_serving_stack_that_would_fill_the_quota_is_refused():
-    with pytest.raises(Exception, match="exceeds the namespace quota 8"):
-        run_program("serving", "staging", config={"maxReplicas": "6"})
+    with pytest.raises(Exception, match="exceeds the namespace quota 16"):
+        run_program("serving", "staging", config={"maxReplicas": "10"})
 
 
 @pytest.mark.parametrize("stack", STACKS)
