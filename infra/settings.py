@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -123,6 +124,20 @@ class DataSettings:
             backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 2,
             sizing=Sizing.read(c, "job"),
         )
+
+
+_DATABASE_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306}
+
+
+def database_port(url: str) -> int:
+    """The TCP port of a study database URL (`postgresql+psycopg://u:p@host:5433/db` → 5433), for its egress rule."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if parts.port:
+        return parts.port
+    if scheme in _DATABASE_PORTS:
+        return _DATABASE_PORTS[scheme]
+    raise ValueError(f"tuningDbUrl: cannot tell the database port of a {scheme!r} URL; write it as host:PORT")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ from infra import outputs
 from infra.components.pod import ContainerArgs
 from infra.images.layout import BENTOML_HOME
 from infra.policy import rules
-from infra.settings import STACKS, Sizing
+from infra.settings import STACKS, Sizing, database_port
 from infra.sizing import Reserve, quota_problem
 from infra.testing import (
     INFRA_DIR,
@@ -421,3 +421,21 @@ def test_prometheus_in_the_monitoring_namespace_may_scrape_the_service(stack_run
     peers = policy.inputs["spec"]["ingress"][0]["from"]
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in peers
     assert policy.inputs["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": SERVING_PORT}]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tuning_workers_may_reach_their_study_database_and_nothing_else_is_opened(stack_runs, stack):
+    """Under the namespace's default-deny the workers could not reach the study: they get egress to its port."""
+    run = stack_runs[("ml", stack)]
+    (policy,) = run.mocks.of_type("networking.k8s.io/v1:NetworkPolicy")
+    assert policy.inputs["spec"]["podSelector"] == {"matchLabels": {"mlrig.io/stage": "tune"}}
+    assert policy.inputs["spec"]["egress"] == [{"ports": [{"protocol": "TCP", "port": 5432}]}]
+    (tuning,) = run.mocks.of_type("batch/v1:Job")
+    assert tuning.inputs["spec"]["template"]["metadata"]["labels"]["mlrig.io/stage"] == "tune"
+
+
+def test_a_study_url_without_a_known_port_is_refused_by_name():
+    assert database_port("postgresql+psycopg://u:p@db:6543/optuna") == 6543
+    assert database_port("mysql://u:p@db/optuna") == 3306
+    with pytest.raises(ValueError, match="tuningDbUrl: cannot tell the database port"):
+        database_port("redis://db/0")
