@@ -112,6 +112,18 @@ class ClusterInfo:
         ref = push(connect(), image, target, tag or "mlrig-local", insecure=True)
         return ref.replace(target, as_repository, 1) if as_repository else ref
 
+    def node_dir(self, path: str, *, owner: int | None = None) -> Path:
+        """Create the node's folder `path` (under /var/lib, the node's own) for a hostPath volume; `owner`: the uid
+        the pod runs as (a hostPath is not chowned by fsGroup). Returns where it lies on this host."""
+        inside = Path(path)
+        if not self.real_node or not inside.is_relative_to("/var/lib"):
+            raise ClusterError(f"{path}: only /var/lib/… on a real node maps to a folder of this cluster")
+        host = NodePaths(self.workdir / "node").var_lib / inside.relative_to("/var/lib")
+        host.mkdir(parents=True, exist_ok=True)
+        if owner is not None:
+            os.chown(host, owner, owner)
+        return host
+
     def node_run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's namespaces (`ctr`, `iptables-save`, `ip`)."""
         if self.holder_pid is None:
@@ -302,17 +314,17 @@ def _start_registry(procs: Procs, slot: nodehost.Slot, workdir: Path, timeout: f
     return endpoint
 
 
-def _start_node(procs: Procs, slot: nodehost.Slot, tools_dir: Path, workdir: Path, *, kubeconfig: Path, api: Api,
+def _start_node(procs: Procs, lock: nodehost.SlotLock, tools_dir: Path, workdir: Path, *, kubeconfig: Path, api: Api,
                 registry: str, mirrors: Sequence[str], timeout: float) -> int:  # fmt: skip
     """Namespaces, containerd (with our system images), kubelet, kube-proxy; returns the holder's pid."""
+    slot = lock.slot
     paths = NodePaths(workdir / "node")
     registries = {registry: registry, **dict.fromkeys(mirrors, registry)}
     configs = write_configs(
         slot, paths, tools_dir=tools_dir, api_url=api.url, node_name=REAL_NODE,
         kubeconfig=kubeconfig, ca_file=workdir / "pki" / "ca.crt", registries=registries,
     )  # fmt: skip
-    root = nodehost.cgroup_root(slot)
-    nodehost.make_cgroups(root)
+    root = lock.make_cgroups()
     join = lambda: nodehost.join_cgroup(root)  # noqa: E731
     env = {**os.environ, "PATH": f"{tools_dir / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"}
     holder = procs.start("node-namespaces", holder_argv(slot, paths), before_exec=join)
@@ -393,7 +405,7 @@ def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors
         registry, holder = None, None
         if slot:
             registry = _start_registry(procs, slot, workdir, timeout)
-            holder = _start_node(procs, slot, tools_bin.parent, workdir, kubeconfig=kubeconfig, api=api,
+            holder = _start_node(procs, lock, tools_bin.parent, workdir, kubeconfig=kubeconfig, api=api,
                                  registry=registry, mirrors=mirrors, timeout=timeout)  # fmt: skip
             _start_addons(procs, api, slot, timeout)
         else:
@@ -422,7 +434,6 @@ def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors
             nodehost.kill_cgroup(nodehost.cgroup_root(lock.slot))
         procs.stop()
         if lock:
-            nodehost.teardown_network(lock.slot)
             lock.release()
 
 

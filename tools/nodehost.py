@@ -119,8 +119,10 @@ def cgroup_root(slot: Slot) -> str:
     return f"{caller_cgroup()}/{slot.cgroup_name}"
 
 
-def make_cgroups(root: str, children: tuple[str, ...] = ("node",)) -> None:
-    """Create `root` (and children) in every hierarchy; cpuset ones inherit the parent's cpus and mems."""
+def make_cgroups(root: str, children: tuple[str, ...] = ("node",)) -> list[str]:
+    """Create `root` (and children) in every hierarchy; cpuset ones inherit the parent's cpus and mems.
+    Returns every folder made, parents included, so that `remove_dirs` can take them away again."""
+    made: list[str] = []
     for hierarchy in _hierarchies():
         for rel in (root, *(f"{root}/{c}" for c in children)):
             path = hierarchy / rel.lstrip("/")
@@ -129,9 +131,18 @@ def make_cgroups(root: str, children: tuple[str, ...] = ("node",)) -> None:
                 sub = hierarchy.joinpath(*parts[:depth])
                 if not sub.exists():
                     sub.mkdir()
+                    made.append(str(sub))
                     for knob in ("cpuset.cpus", "cpuset.mems"):
                         if (sub / knob).exists():
                             (sub / knob).write_text((sub.parent / knob).read_text())
+    return made
+
+
+def remove_dirs(made: list[str]) -> None:
+    """Remove the cgroup folders `make_cgroups` made (deepest first) that still exist and are empty."""
+    for path in sorted(made, key=lambda p: -len(Path(p).parts)):
+        with contextlib.suppress(FileNotFoundError, OSError):  # busy: another cluster's root shares the parent
+            Path(path).rmdir()
 
 
 def join_cgroup(root: str, child: str = "node") -> None:
@@ -207,7 +218,7 @@ def _host_routes() -> list[ipaddress.IPv4Network]:
 
 
 def _overlaps_host(slot: Slot) -> bool:
-    ours = [ipaddress.ip_network(c) for c in (f"{slot.host_ip}/30", slot.pod_cidr, slot.service_cidr)]
+    ours = [ipaddress.ip_network(c, strict=False) for c in (f"{slot.host_ip}/30", slot.pod_cidr, slot.service_cidr)]
     return any(a.overlaps(b) for a in ours for b in _host_routes())
 
 
@@ -262,7 +273,9 @@ def scrub(slot: Slot) -> None:
     state = _state_file(slot)
     if state.exists():  # the dead owner's cgroup root may differ from ours (another caller cgroup)
         with contextlib.suppress(ValueError, KeyError):
-            kill_cgroup(json.loads(state.read_text())["cgroup"])
+            recorded = json.loads(state.read_text())
+            kill_cgroup(recorded["cgroup"])
+            remove_dirs(recorded.get("made", []))
         state.unlink()
     kill_cgroup(cgroup_root(slot))
     teardown_network(slot)
@@ -285,13 +298,28 @@ class SlotLock:
             if _overlaps_host(slot):  # something else on this host routes these addresses: leave them alone
                 os.close(fd)
                 continue
-            self.fd, self.slot = fd, slot
-            state = {"cgroup": cgroup_root(slot), "pid": os.getpid(), "workdir": str(workdir)}
-            _state_file(slot).write_text(json.dumps(state))
+            self.fd, self.slot, self.workdir = fd, slot, workdir
+            self.made: list[str] = []
+            self._record()
             return
         raise NodeHostError(f"all {MAX_SLOTS} cluster slots are taken or overlap host routes (see {LOCK_DIR})")
 
+    def _record(self) -> None:
+        state = {"cgroup": cgroup_root(self.slot), "made": self.made, "pid": os.getpid(), "workdir": str(self.workdir)}
+        _state_file(self.slot).write_text(json.dumps(state))
+
+    def make_cgroups(self) -> str:
+        """The slot's cgroup root, made in every hierarchy (recorded, so a crash leaves nothing unknown)."""
+        root = cgroup_root(self.slot)
+        self.made += make_cgroups(root)
+        self._record()
+        return root
+
     def release(self) -> None:
+        """Kill what runs in the slot's cgroups, remove its network and cgroup folders, give up the claim."""
+        kill_cgroup(cgroup_root(self.slot))
+        teardown_network(self.slot)
+        remove_dirs(self.made)
         with contextlib.suppress(OSError):
             _state_file(self.slot).unlink()
         with contextlib.suppress(OSError):
