@@ -203,6 +203,7 @@ class ServingSettings:
     sizing: Sizing = field(default_factory=Sizing)
     # bearer keys the service accepts (comma-separated), a Pulumi secret: `pulumi config set --secret apiKeys …`
     api_keys: pulumi.Output[str] | None = None
+    rollout_timeout_s: int = 600  # `pulumi up` fails when new pods are not Ready by then (old ones keep serving)
 
     @classmethod
     def from_stack_config(cls) -> ServingSettings:
@@ -228,4 +229,5 @@ class ServingSettings:
             ingress_namespace=c.get("ingressNamespace") or "ingress-nginx",
             sizing=Sizing.read(c, "serving"),
             api_keys=_api_keys(c, cfg),
+            rollout_timeout_s=c.get_int("rolloutTimeoutSeconds") or 600,
         )

@@ -48,6 +48,10 @@ class ModelEndpointArgs:
     ingress_namespace: str = "ingress-nginx"
     scrape_namespace: pulumi.Input[str] | None = None  # Prometheus runs there: it may reach the port for /metrics
     api_keys: pulumi.Input[str] | None = None  # a Pulumi secret: comma-separated bearer keys, into a Secret
+    # how long `pulumi up` waits for a rollout (new pods Ready) before it fails; the old pods keep serving
+    rollout_timeout_s: int = 600
+    # kube-proxy needs a moment to drop a terminating pod from the Service: it keeps answering meanwhile
+    drain_seconds: int = 5
 
     def __post_init__(self) -> None:
         if self.min_replicas < 1 or self.max_replicas < self.min_replicas:
@@ -141,6 +145,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             writable_paths=tuple(args.writable_paths),
             sizing=args.sizing,
             ports=(args.port,),
+            lifecycle={"preStop": {"sleep": {"seconds": args.drain_seconds}}},
             probes={
                 "startupProbe": {**probe(LIVENESS_PATH, 5), "failureThreshold": 30},
                 "livenessProbe": probe(LIVENESS_PATH, 10),
@@ -150,7 +155,12 @@ class ModelEndpoint(pulumi.ComponentResource):
         match = {**selector, VARIANT_LABEL: variant.name}
         k8s.apps.v1.Deployment(
             vname,
-            metadata={"name": vname, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": vname,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": {"pulumi.com/timeoutSeconds": str(args.rollout_timeout_s)},
+            },
             spec={
                 "replicas": args.min_replicas,
                 "selector": {"matchLabels": match},

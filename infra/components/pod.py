@@ -33,6 +33,7 @@ class ContainerArgs:
     sizing: Sizing = field(default_factory=Sizing)
     ports: Sequence[int] = ()
     probes: Mapping[str, Any] = field(default_factory=dict)  # livenessProbe/readinessProbe/startupProbe
+    lifecycle: Mapping[str, Any] = field(default_factory=dict)  # e.g. a preStop pause while endpoints update
     writable_paths: Sequence[str] = ("/tmp",)  # noqa: S108 - an emptyDir, not the node's /tmp
 
     def __post_init__(self) -> None:
@@ -74,6 +75,8 @@ def container(c: ContainerArgs) -> dict[str, Any]:
     }
     if c.env_from_config_maps:
         spec["envFrom"] = [{"configMapRef": {"name": name}} for name in c.env_from_config_maps]
+    if c.lifecycle:
+        spec["lifecycle"] = dict(c.lifecycle)
     if c.command:
         spec["command"] = list(c.command)
     if c.args:

@@ -47,6 +47,7 @@ endpoint = ModelEndpoint(
             "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
         },
         api_keys=settings.api_keys,
+        rollout_timeout_s=settings.rollout_timeout_s,
         domain=settings.domain,
         ingress_class=settings.ingress_class,
         tls_secret=settings.tls_secret,

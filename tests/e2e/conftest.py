@@ -73,6 +73,8 @@ class Images:
     pipeline: str
     object_store: str
     model_version: str  # the champion the serving image ships (its io.mlrig.model-version label)
+    serving_local: str  # the engine's name for the serving image (to push it again under another tag)
+    object_store_local: str
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +99,8 @@ def images(local_cluster: cluster.ClusterInfo, tools_dir: Path, project_config: 
         pipeline=local_cluster.push(image_ref(project_config, "pipeline", IMAGE_TAG), as_repository=deployed),
         object_store=local_cluster.push(store),
         model_version=engine.images.get(serving).labels[LABEL_MODEL],
+        serving_local=serving,
+        object_store_local=store,
     )
 
 

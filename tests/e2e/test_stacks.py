@@ -19,6 +19,7 @@ import base64
 import json
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ import yaml
 from kubernetes import client, dynamic
 from kubernetes.dynamic.exceptions import NotFoundError
 
+from infra.images.engine import connect
 from infra.outputs import EXPORTS
 from pipelines.config import load_config
 from service.schema import example_request
@@ -365,6 +367,84 @@ def test_the_serving_deployment_is_available_with_the_intended_spec(deployed: De
     assert sum(len(s.addresses or []) for s in endpoints.subsets or []) == SERVING_REPLICAS  # Ready by their probes
     dashboards = core.list_namespaced_config_map(ns, label_selector="grafana_dashboard=1").items
     assert [json.loads(next(iter(d.data.values())))["title"] for d in dashboards]
+
+
+class Poller:
+    """A client scoring through the Service in a loop (bounded: at most `limit` requests) while something rolls."""
+
+    def __init__(self, url: str, limit: int = 5000) -> None:
+        self.url, self.limit = url, limit
+        self.outcomes: list[int | str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        record = example_request(load_config(ROOT / "mlrig.toml").contract)
+        with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {API_KEY}"}) as http:
+            while not self._stop.is_set() and len(self.outcomes) < self.limit:
+                try:
+                    self.outcomes.append(http.post(f"{self.url}/score", json=record).status_code)
+                except httpx.HTTPError as err:
+                    self.outcomes.append(type(err).__name__)
+                time.sleep(0.05)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def failures(self) -> list[int | str]:
+        return [o for o in self.outcomes if o != 200]
+
+
+def serving_url(deployed: Deployed, cluster: ClusterInfo) -> str:
+    return cluster.service_url(deployed.outputs["platform"]["namespace"], deployed.outputs["serving"]["service"])
+
+
+def test_a_rolling_update_to_a_new_tag_drops_no_request(
+    deployed: Deployed, local_cluster: ClusterInfo, kube: client.ApiClient
+):
+    cfg = load_config(ROOT / "mlrig.toml")
+    local_cluster.push(deployed.images.serving_local, as_repository=cfg.images.registry, tag="e2e-2")
+    serving = deployed.dir("serving")
+    deployed.engine(serving, "config", "rm", "imageDigest")
+    deployed.engine(serving, "config", "set", "imageTag", "e2e-2")
+    with Poller(serving_url(deployed, local_cluster)) as poller:
+        deployed.engine(serving, "up", "--yes", "--skip-preview")
+        time.sleep(8)  # the old pods' drain (preStop) ends after `pulumi up` returns
+    assert len(poller.outcomes) > 20, poller.outcomes
+    assert poller.failures == [], f"{len(poller.failures)} of {len(poller.outcomes)} failed: {poller.failures[:20]}"
+    ns = deployed.outputs["platform"]["namespace"]
+    (deployment,) = client.AppsV1Api(kube).list_namespaced_deployment(ns, label_selector="mlrig.io/variant").items
+    assert deployment.spec.template.spec.containers[0].image.endswith(f"/{cfg.serving.service_name}:e2e-2")
+
+
+def test_an_image_that_never_turns_ready_fails_the_up_and_the_old_pods_keep_serving(
+    deployed: Deployed, local_cluster: ClusterInfo
+):
+    """The object store's image under the service's name: its pods never pass /readyz. `pulumi up` fails within
+    the stack's rollout deadline, naming the Deployment, and every request meanwhile is still answered."""
+    cfg = load_config(ROOT / "mlrig.toml")
+    engine_images = connect().images
+    engine_images.get(deployed.images.object_store_local).tag(cfg.serving.service_name, "never-ready")
+    local_cluster.push(f"{cfg.serving.service_name}:never-ready", as_repository=cfg.images.registry, tag="never-ready")
+    serving = deployed.dir("serving")
+    deployed.engine(serving, "config", "set", "imageTag", "never-ready")
+    deployed.engine(serving, "config", "set", "rolloutTimeoutSeconds", "60")
+    try:
+        with Poller(serving_url(deployed, local_cluster)) as poller, pytest.raises(PulumiError) as failed:
+            deployed.engine(serving, "up", "--yes", "--skip-preview")
+        output = failed.value.run.output
+        assert "churn-scorer" in output and ("timed out" in output or "not ready" in output.lower()), output
+        assert poller.outcomes and poller.failures == [], poller.failures[:20]
+    finally:  # back to the good image, as `mlrig rollback` would
+        deployed.engine(serving, "config", "set", "imageTag", "e2e-2")
+        deployed.engine(serving, "config", "rm", "rolloutTimeoutSeconds")
+        deployed.engine(serving, "up", "--yes", "--skip-preview")
 
 
 def test_a_second_preview_shows_no_changes(deployed: Deployed):

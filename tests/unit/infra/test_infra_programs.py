@@ -439,3 +439,13 @@ def test_a_study_url_without_a_known_port_is_refused_by_name():
     assert database_port("mysql://u:p@db/optuna") == 3306
     with pytest.raises(ValueError, match="tuningDbUrl: cannot tell the database port"):
         database_port("redis://db/0")
+
+
+def test_a_rollout_has_a_deadline_and_pods_drain_before_they_stop(stack_runs):
+    """`pulumi up` fails within rolloutTimeoutSeconds when new pods never turn Ready (the old ones keep serving),
+    and a stopping pod keeps answering while kube-proxy drops it from the Service."""
+    run = run_program("serving", "dev", config={"rolloutTimeoutSeconds": "90"})
+    (deployment,) = _deployments(run)
+    assert deployment.inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"
+    container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
+    assert container["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
