@@ -33,6 +33,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from infra.images.engine import connect
 from infra.outputs import EXPORTS
 from pipelines.config import load_config
+from pipelines.lineage import LINEAGE_TABLE
 from service.schema import example_request
 from tests.e2e.conftest import Images
 from tools.cluster import ClusterInfo
@@ -298,12 +299,13 @@ def test_the_pipeline_jobs_write_the_lake_and_train_through_the_gate(
         dataset = load_config(ROOT / "mlrig.toml").dataset
         for layer in ("bronze", "silver", "gold"):
             assert lake.table(layer, dataset).version() is not None, f"{layer}/{dataset} was not written"
-        assert any(lake.table("lineage", n).version() is not None for n in ("runs", "lineage", dataset))
-    ok, log = run_job_from_cronjob(kube, ns, deployed.outputs["ml"]["trainCronJob"], "once")
-    assert ok, log
-    assert "gate" in log.lower() and ("promot" in log.lower() or "refus" in log.lower() or "block" in log.lower()), log
-    ok, log = run_job_from_cronjob(kube, ns, deployed.outputs["ml"]["retrainCronJob"], "once")
-    assert ok, log
+        assert lake.table("lineage", LINEAGE_TABLE).read().height >= 3  # one run per stage, at least
+    _, log = run_job_from_cronjob(kube, ns, deployed.outputs["ml"]["trainCronJob"], "once")
+    assert "passed the gate and is the champion" in log or "the gate blocked" in log, log
+    assert "Traceback" not in log, log
+    # the monitoring loop, as scheduled: drift and outcomes against the lake's champion, then the gate if asked
+    _, log = run_job_from_cronjob(kube, ns, deployed.outputs["ml"]["retrainCronJob"], "once")
+    assert "retrain" in log and "Traceback" not in log, log
 
 
 def test_the_service_answers_through_its_kubernetes_service(deployed: Deployed, local_cluster: ClusterInfo):
