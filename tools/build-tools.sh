@@ -142,7 +142,7 @@ for c in main/bridge main/loopback ipam/host-local meta/portmap; do
 		"github.com/containernetworking/plugins/plugins/$c" \
 		"-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION"
 done
-build coredns "$G/coredns" github.com/coredns/coredns \
+build coredns "$G/coredns" . \
 	"-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
 build metrics-server "$G/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server \
 	"-s -w -X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$METRICS_SERVER_VERSION"

@@ -431,6 +431,8 @@ def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors
         )
     finally:
         if lock:  # containers, shims and daemons first: they hold mounts in the node's mount namespace
+            peak = nodehost.peak_memory_bytes(nodehost.cgroup_root(lock.slot))
+            (logs / "node-peak-memory.txt").write_text(f"{peak}\n")
             nodehost.kill_cgroup(nodehost.cgroup_root(lock.slot))
         procs.stop()
         if lock:

@@ -153,6 +153,15 @@ def join_cgroup(root: str, child: str = "node") -> None:
             procs.write_text(str(os.getpid()))
 
 
+def peak_memory_bytes(root: str) -> int | None:
+    """The most memory the node (daemons and pods) used at once, per the memory controller; None if unknown."""
+    for name in ("memory.max_usage_in_bytes", "memory.peak"):  # cgroup v1, v2
+        knob = CGROUP_FS / "memory" / root.lstrip("/") / name
+        if knob.exists():
+            return int(knob.read_text().strip())
+    return None
+
+
 def cgroup_pids(root: str) -> set[int]:
     pids: set[int] = set()
     for hierarchy in _hierarchies():
