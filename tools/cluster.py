@@ -56,7 +56,16 @@ KWOK_STAGES = (
     "pod-delete.yaml",
 )
 KWOK_SERVICE_CIDR = "10.96.0.0/16"  # under kwok nothing routes: any range will do
-NODE_BINARIES = ("kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "ctr", "coredns", "pause")
+NODE_BINARIES = (
+    "kubelet",
+    "kube-proxy",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "coredns",
+    "metrics-server",
+    "pause",
+)
 
 
 @dataclass(frozen=True)
@@ -367,6 +376,23 @@ def _start_addons(procs: Procs, api: Api, slot: nodehost.Slot, timeout: float) -
 
 
 @contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold off Ctrl-C and SIGTERM while the cluster is taken down: a second signal (a `timeout` wrapper passing
+    on its own SIGTERM, an impatient Ctrl-C) would otherwise abort the cleanup half-way and leave processes."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
 def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors: Sequence[str] = (),
                   timeout: float = 240.0) -> Iterator[ClusterInfo]:  # fmt: skip
     """Start the control plane and a node (`node="real"` or `"kwok"`); yield once the node is Ready and the
@@ -430,13 +456,14 @@ def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors
             mirrors=tuple(mirrors),
         )
     finally:
-        if lock:  # containers, shims and daemons first: they hold mounts in the node's mount namespace
-            peak = nodehost.peak_memory_bytes(nodehost.cgroup_root(lock.slot))
-            (logs / "node-peak-memory.txt").write_text(f"{peak}\n")
-            nodehost.kill_cgroup(nodehost.cgroup_root(lock.slot))
-        procs.stop()
-        if lock:
-            lock.release()
+        with _uninterrupted():
+            if lock:  # containers, shims and daemons first: they hold mounts in the node's mount namespace
+                peak = nodehost.peak_memory_bytes(nodehost.cgroup_root(lock.slot))
+                (logs / "node-peak-memory.txt").write_text(f"{peak}\n")
+                nodehost.kill_cgroup(nodehost.cgroup_root(lock.slot))
+            procs.stop()
+            if lock:
+                lock.release()
 
 
 # ------------------------------------------------------------------------------------------------------- CLI
