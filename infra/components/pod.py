@@ -6,6 +6,7 @@ escalation, seccomp RuntimeDefault, no service-account token unless asked, reque
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,8 @@ class ContainerArgs:
 
 
 def _volume_name(path: str) -> str:
-    return "rw-" + path.strip("/").replace("/", "-").replace("_", "-").lower()
+    """A DNS label for the emptyDir behind `path` (`/home/app/.bentoml` → `rw-home-app-bentoml`)."""
+    return "rw-" + re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
 
 
 def container(c: ContainerArgs) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -449,3 +451,13 @@ def test_a_rollout_has_a_deadline_and_pods_drain_before_they_stop(stack_runs):
     assert deployment.inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"
     container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
     assert container["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+
+
+def test_every_volume_name_is_a_dns_label(stack_runs):
+    """The API server refuses other names (kubernetes-validate's schema does not check them): `/home/app/.bentoml`
+    once became `rw-home-app-.bentoml` and every serving `pulumi up` failed on a real cluster."""
+    label = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    for run in stack_runs.values():
+        for _, spec in pod_specs(run):
+            for volume in spec.get("volumes", []):
+                assert label.match(volume["name"]) and len(volume["name"]) <= 63, volume["name"]
