@@ -45,7 +45,7 @@ STACK = "dev"
 PV_NAME = "mlrig-e2e-store"
 SERVING_REPLICAS = 2
 STORE_PATH = "/var/lib/mlrig-e2e-store"  # on the node
-API_KEY = secrets.token_urlsafe(24)
+API_KEY = secrets.token_hex(24)
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
@@ -71,8 +71,8 @@ class Deployed:
         self.images = images
         self.secrets = {
             "storeAccessKey": secrets.token_hex(8),
-            "storeSecretKey": secrets.token_urlsafe(24),
-            "piiKey": secrets.token_urlsafe(24),
+            "storeSecretKey": secrets.token_hex(24),
+            "piiKey": secrets.token_hex(24),
         }
         self.outputs: dict[str, dict] = {}
         self.up_seconds: dict[str, float] = {}
