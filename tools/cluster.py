@@ -211,6 +211,7 @@ def _start_control_plane(procs: Procs, tools_bin: Path, workdir: Path, *, api_ho
             "--authorization-mode=RBAC",
             "--allow-privileged=true",
             "--enable-aggregator-routing=true",  # the API server reaches metrics-server's pod directly
+            "--kubelet-preferred-address-types=InternalIP",  # `kubectl logs`: no DNS on the host for node names
             "--profiling=false",
         ],
     )

@@ -8,12 +8,17 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3bolt"
@@ -31,6 +36,50 @@ func accessKey(r *http.Request) string {
 		}
 	}
 	return ""
+}
+
+// plainBody turns what newer S3 clients send into what gofakes3 reads: a body of known length. Chunked uploads
+// (pyarrow's multipart parts) have none, and the aws-chunked encoding with trailing checksums
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER, the AWS SDKs' default since 2025) wraps the data in size lines and trailers.
+func plainBody(r *http.Request) error {
+	if r.Body == nil || (r.Method != http.MethodPut && r.Method != http.MethodPost) {
+		return nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(r.Header.Get("X-Amz-Content-Sha256"), "STREAMING-") {
+		if body, err = decodeAWSChunked(body); err != nil {
+			return fmt.Errorf("aws-chunked body: %w", err)
+		}
+		r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+		r.Header.Del("X-Amz-Decoded-Content-Length")
+		r.Header.Del("Content-Encoding")
+	}
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
+}
+
+func decodeAWSChunked(raw []byte) ([]byte, error) {
+	var out bytes.Buffer
+	for {
+		line, rest, found := bytes.Cut(raw, []byte("\r\n"))
+		if !found {
+			return nil, errors.New("a chunk header without CRLF")
+		}
+		sizeText, _, _ := strings.Cut(string(line), ";") // ";chunk-signature=…" on signed streams
+		size, err := strconv.ParseInt(strings.TrimSpace(sizeText), 16, 64)
+		if err != nil || size < 0 || int64(len(rest)) < size {
+			return nil, fmt.Errorf("bad chunk size %q", sizeText)
+		}
+		if size == 0 {
+			return out.Bytes(), nil // what follows are trailers (checksums), not data
+		}
+		out.Write(rest[:size])
+		raw = bytes.TrimPrefix(rest[size:], []byte("\r\n"))
+	}
 }
 
 func main() {
@@ -62,6 +111,10 @@ func main() {
 			w.WriteHeader(http.StatusForbidden)
 			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>`+
 				`<Message>unknown access key %q</Message></Error>`, key)
+			return
+		}
+		if err := plainBody(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		s3.ServeHTTP(w, r)
