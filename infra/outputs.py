@@ -19,6 +19,8 @@ PLATFORM_LAKE_SETTINGS = "lakeSettingsConfigMap"  # ConfigMap: MLRIG_LAKE_URL, M
 PLATFORM_PII_KEY_SECRET = "piiKeySecret"  # noqa: S105 - a key name; Secret name: MLRIG_PII_KEY
 PLATFORM_PIPELINE_SERVICE_ACCOUNT = "pipelineServiceAccount"
 PLATFORM_SERVING_SERVICE_ACCOUNT = "servingServiceAccount"
+PLATFORM_QUOTA = "quota"  # {"cpu": …, "memory": …}: the namespace's ResourceQuota limits, for sizing checks
+PLATFORM_MONITORING_NAMESPACE = "monitoringNamespace"  # where the Prometheus that scrapes /metrics runs
 
 # data: the stage CronJobs, by stage
 DATA_CRONJOBS = "cronJobs"
@@ -32,6 +34,7 @@ ML_TUNING_JOB = "tuningJob"
 SERVING_SERVICE = "service"
 SERVING_URL = "url"
 SERVING_VARIANTS = "variants"
+SERVING_API_KEYS_SECRET = "apiKeysSecret"  # noqa: S105 - the name of the Secret the service reads its keys from
 SERVING_IMAGE_TAG = "imageTag"  # the tag this stack runs: `mlrig deploy` records it before moving on, for rollback
 
 # What each project exports: tests check the programs against this, and answer StackReferences from it.
@@ -46,10 +49,12 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         PLATFORM_PII_KEY_SECRET,
         PLATFORM_PIPELINE_SERVICE_ACCOUNT,
         PLATFORM_SERVING_SERVICE_ACCOUNT,
+        PLATFORM_QUOTA,
+        PLATFORM_MONITORING_NAMESPACE,
     ),
     "data": (DATA_CRONJOBS,),
     "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB),
-    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG),
+    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG, SERVING_API_KEYS_SECRET),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -77,6 +78,7 @@ class PlatformSettings:
     quota_memory: str = "16Gi"
     quota_pods: int = 40
     ingress_namespace: str = "ingress-nginx"
+    monitoring_namespace: str = "monitoring"  # where Prometheus runs; serving lets it scrape /metrics
 
     @classmethod
     def from_stack_config(cls) -> PlatformSettings:
@@ -94,6 +96,7 @@ class PlatformSettings:
             quota_memory=c.get("quotaMemory") or d.quota_memory,
             quota_pods=c.get_int("quotaPods") or d.quota_pods,
             ingress_namespace=c.get("ingressNamespace") or d.ingress_namespace,
+            monitoring_namespace=c.get("monitoringNamespace") or d.monitoring_namespace,
         )
 
 
@@ -121,6 +124,20 @@ class DataSettings:
             backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 2,
             sizing=Sizing.read(c, "job"),
         )
+
+
+_DATABASE_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306}
+
+
+def database_port(url: str) -> int:
+    """The TCP port of a study database URL (`postgresql+psycopg://u:p@host:5433/db` → 5433), for its egress rule."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if parts.port:
+        return parts.port
+    if scheme in _DATABASE_PORTS:
+        return _DATABASE_PORTS[scheme]
+    raise ValueError(f"tuningDbUrl: cannot tell the database port of a {scheme!r} URL; write it as host:PORT")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +177,16 @@ class Variant:
     model_tag: str | None = None  # MLRIG_MODEL_TAG; None serves the champion
 
 
+def _api_keys(config: pulumi.Config, project: Config) -> pulumi.Output[str] | None:
+    keys = config.get_secret("apiKeys")
+    if keys is None and project.serving.auth == "required":
+        raise ValueError(
+            "serving: [serving] auth is 'required' but this stack has no API keys, so the service would refuse to "
+            "start. Set them as a secret: `pulumi config set --secret apiKeys KEY[,KEY…]` (keys of at least 16 chars)."
+        )
+    return keys
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServingSettings:
     platform_stack: str
@@ -174,6 +201,9 @@ class ServingSettings:
     tls_secret: str | None = None
     ingress_namespace: str = "ingress-nginx"
     sizing: Sizing = field(default_factory=Sizing)
+    # bearer keys the service accepts (comma-separated), a Pulumi secret: `pulumi config set --secret apiKeys …`
+    api_keys: pulumi.Output[str] | None = None
+    rollout_timeout_s: int = 600  # `pulumi up` fails when new pods are not Ready by then (old ones keep serving)
 
     @classmethod
     def from_stack_config(cls) -> ServingSettings:
@@ -198,4 +228,6 @@ class ServingSettings:
             tls_secret=c.get("tlsSecretName"),
             ingress_namespace=c.get("ingressNamespace") or "ingress-nginx",
             sizing=Sizing.read(c, "serving"),
+            api_keys=_api_keys(c, cfg),
+            rollout_timeout_s=c.get_int("rolloutTimeoutSeconds") or 600,
         )

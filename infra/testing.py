@@ -32,11 +32,13 @@ _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's wire m
 TEST_SECRETS: dict[str, dict[str, str]] = {
     "platform": {"piiKey": "test-pii-key", "storeAccessKey": "test-access-key", "storeSecretKey": "test-secret-key"},
     "ml": {"tuningDbUrl": "postgresql://optuna:test@optuna-db:5432/optuna"},
+    "serving": {"apiKeys": "test-api-key-0123456789"},
 }
 
 
 def platform_outputs(stack: str) -> dict[str, Any]:
     """What the platform stack exports, as StackReference readers see it."""
+    platform = stack_config("platform", stack)
     return {
         outputs.PLATFORM_NAMESPACE: f"mlrig-{stack}",
         outputs.PLATFORM_LAKE_URL: "s3://mlrig/lake",
@@ -47,6 +49,11 @@ def platform_outputs(stack: str) -> dict[str, Any]:
         outputs.PLATFORM_PII_KEY_SECRET: "pii-key",
         outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT: "mlrig-pipeline",
         outputs.PLATFORM_SERVING_SERVICE_ACCOUNT: "mlrig-serving",
+        outputs.PLATFORM_QUOTA: {
+            "cpu": platform.get("mlrig-platform:quotaCpu", "8"),
+            "memory": platform.get("mlrig-platform:quotaMemory", "16Gi"),
+        },
+        outputs.PLATFORM_MONITORING_NAMESPACE: "monitoring",
     }
 
 

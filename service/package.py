@@ -30,6 +30,8 @@ RUNTIME_PACKAGES = [
     "deltalake",
     "polars-hash",
     "pyarrow",  # polars ↔ pandas for the model, and the prediction log's Delta writes, go through Arrow
+    "uvloop",  # uvicorn inside `bentoml serve` picks these up: without them it parses HTTP in Python (h11)
+    "httptools",
 ]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = "mlrig.toml"  # the config's name inside a Bento, whatever it is called in the project

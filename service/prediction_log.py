@@ -1,16 +1,17 @@
 """The prediction log: every answer the service gives (and every shadow answer) → lake `predictions/<dataset>`.
 
-Drift monitoring reads this table. A request only puts a row on an in-memory queue; a background thread
-appends the queue to the Delta table in batches (every `log_flush_rows` rows or `log_flush_s` seconds), so
-logging never blocks a response. `close()` flushes what is left; the service calls it on shutdown. Inputs
-pass the contract's PII rule: a column marked `pii` never reaches the log.
+Drift monitoring reads this table. A request only appends one block (its rows as columns: a list per column,
+or one value shared by every row) to an in-memory queue; a background thread turns the queued blocks into one
+Delta append every `log_flush_rows` rows or `log_flush_s` seconds, so logging never blocks a response and a
+256-row batch costs one append, not 256. `close()` flushes what is left; the service calls it on shutdown.
+Inputs pass the contract's PII rule: a column marked `pii` never reaches the log.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
-import queue
 import threading
 import time
 from typing import Any
@@ -22,7 +23,8 @@ from pipelines.lake import Lake, TableRef
 
 logger = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 30  # how long shutdown waits for the last batch to reach the lake
-QUEUE_LIMIT = 100_000  # beyond this the writer cannot keep up: drop rows (counted) rather than grow memory
+QUEUE_LIMIT = 100_000  # rows; beyond this the writer cannot keep up: drop rows (counted) rather than grow memory
+POLL_S = 0.05  # how often the writer looks at the queue
 
 
 def predictions_table(config: Config) -> TableRef:
@@ -51,13 +53,13 @@ def log_schema(contract: Contract) -> dict[str, pl.DataType]:
     return {**OUTCOME_SCHEMA, **features}
 
 
-def loggable_inputs(contract: Contract, record: dict[str, Any]) -> dict[str, Any]:
-    """The request's inputs without any column the contract marks as PII (whatever it is named in the request)."""
-    return {k: v for k, v in record.items() if not (k in contract.columns and contract.columns[k].pii)}
+def loggable_features(contract: Contract) -> tuple[str, ...]:
+    """The request fields the log keeps: every feature the contract does not mark as PII."""
+    return tuple(c.name for c in contract.features if not c.pii)
 
 
 class PredictionLog:
-    """A queue drained into the predictions table by one daemon thread."""
+    """A queue of column blocks drained into the predictions table by one daemon thread."""
 
     def __init__(self, table: TableRef, schema: dict[str, Any], flush_rows: int, flush_s: float) -> None:
         self.table = table
@@ -65,47 +67,68 @@ class PredictionLog:
         self.flush_rows = flush_rows
         self.flush_s = flush_s
         self.dropped = 0
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._blocks: collections.deque[tuple[int, dict[str, Any]]] = collections.deque()  # thread-safe ends
+        self._queued = 0  # rows appended: written by the serving thread only
+        self._taken = 0  # rows taken: written by the writer thread only
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
-    def append(self, row: dict[str, Any]) -> None:
-        """Queue one row; never blocks the caller."""
-        try:
-            self._queue.put_nowait({**row, "logged_at": dt.datetime.now(dt.UTC)})
-        except queue.Full:
-            self.dropped += 1
+    def append(self, rows: int, columns: dict[str, Any]) -> None:
+        """Queue `rows` rows: each column a list of `rows` values, or one value every row shares. Never blocks."""
+        if self._queued - self._taken + rows > QUEUE_LIMIT:
+            self.dropped += rows
+            return
+        columns["logged_at"] = time.time()
+        self._blocks.append((rows, columns))
+        self._queued += rows
 
     def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Stop the writer after it has written every queued row."""
         self._closed.set()
         self._thread.join(timeout_s)
 
-    def _take(self) -> list[dict[str, Any]]:
-        """Up to flush_rows rows, waiting at most flush_s for them (less once closing)."""
-        rows: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.flush_s
-        while len(rows) < self.flush_rows and not self._closed.is_set() and time.monotonic() < deadline:
-            try:
-                rows.append(self._queue.get(timeout=0.1))  # short waits so close() is not held up
-            except queue.Empty:
-                continue
-        while len(rows) < self.flush_rows:
-            try:
-                rows.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return rows
-
     def _run(self) -> None:
-        while not (self._closed.is_set() and self._queue.empty()):
-            rows = self._take()
-            if rows:
-                self._write(rows)
+        oldest = time.monotonic()
+        while True:
+            closing = self._closed.is_set()
+            pending = self._queued - self._taken
+            if pending and (closing or pending >= self.flush_rows or time.monotonic() - oldest >= self.flush_s):
+                self._write(self._take())
+                oldest = time.monotonic()
+            elif closing:
+                return
+            else:
+                if not pending:
+                    oldest = time.monotonic()
+                self._closed.wait(POLL_S)
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _take(self) -> list[tuple[int, dict[str, Any]]]:
+        """Blocks up to about flush_rows rows (a block is never split)."""
+        blocks: list[tuple[int, dict[str, Any]]] = []
+        rows = 0
+        while self._blocks and rows < self.flush_rows:
+            block = self._blocks.popleft()
+            blocks.append(block)
+            rows += block[0]
+        self._taken += rows
+        return blocks
+
+    def _frame(self, blocks: list[tuple[int, dict[str, Any]]]) -> pl.DataFrame:
+        data: dict[str, list[Any]] = {name: [] for name in self.schema}
+        for rows, block in blocks:
+            columns = {**block, "logged_at": dt.datetime.fromtimestamp(block["logged_at"], dt.UTC)}
+            for name, values in data.items():
+                value = columns.get(name)
+                if isinstance(value, list):
+                    values.extend(value)
+                else:
+                    values.extend([value] * rows)
+        return pl.DataFrame(data, schema=self.schema)
+
+    def _write(self, blocks: list[tuple[int, dict[str, Any]]]) -> None:
+        rows = sum(n for n, _ in blocks)
         try:
-            self.table.write(pl.DataFrame(rows, schema=self.schema), mode="append")
+            self.table.write(self._frame(blocks), mode="append")
         except Exception:  # a lake outage must not take the service down; the rows are lost, and said so
-            logger.exception("prediction log: could not append %d rows to %s", len(rows), self.table.label)
+            logger.exception("prediction log: could not append %d rows to %s", rows, self.table.label)

@@ -46,6 +46,18 @@ def request_model(contract: Contract) -> type[BaseModel]:
     return model
 
 
+def batch_model(contract: Contract, max_rows: int, record: type[BaseModel] | None = None) -> type[BaseModel]:
+    """`/score_batch`'s body: {"records": [...]}, 1 to `max_rows` records, nothing else at any level."""
+    record = record or request_model(contract)
+    model = create_model(
+        f"{record.__name__}Batch",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"example": {"records": [example_request(contract)]}}),
+        records=(list[record], Field(..., min_length=1, max_length=max_rows)),  # type: ignore[valid-type]
+    )
+    model.__doc__ = f"Up to {max_rows} {contract.dataset} records, scored by one variant."
+    return model
+
+
 def example_request(contract: Contract) -> dict[str, Any]:
     """A valid request built from the contract alone: used for warm-up, docs and smoke tests."""
     example: dict[str, Any] = {}

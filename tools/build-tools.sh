@@ -55,10 +55,12 @@ wanted() { # NAME: is NAME selected (no args = all)?
 }
 
 SUMMARY=()
-# build NAME WRAPPER_DIR PKG LDFLAGS [TAGS]: go build PKG inside WRAPPER_DIR.
+# build NAME WRAPPER_DIR PKG LDFLAGS [TAGS]: go build PKG inside WRAPPER_DIR into $OUT (default bin/).
 build() {
 	local name=$1 dir=$2 pkg=$3 ldflags=$4 tags=${5:-}
+	local BIN=${OUT:-$BIN}
 	wanted "$name" || return 0
+	mkdir -p "$BIN"
 	if [[ -x $BIN/$name ]]; then
 		SUMMARY+=("$name: present, skipped")
 		return 0
@@ -123,9 +125,33 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	K8S_LDFLAGS+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=$kmaj -X $p.gitMinor=$kmin"
 	K8S_LDFLAGS+=" -X $p.gitTreeState=clean -X $p.buildDate=$KUBERNETES_BUILD_DATE"
 done
-for c in kube-apiserver kube-controller-manager kube-scheduler; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
 	build "$c" "$G/kube" "k8s.io/kubernetes/cmd/$c" "$K8S_LDFLAGS"
 done
+
+# --- the real node: container runtime, CNI plugins, cluster DNS, metrics ------
+# containerd without the snapshotters that need cgo or kernel features we do not use (overlayfs is enough).
+CTRD_LDFLAGS="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+for c in containerd containerd-shim-runc-v2 ctr; do
+	build "$c" "$G/containerd" "github.com/containerd/containerd/v2/cmd/$c" "$CTRD_LDFLAGS" \
+		no_btrfs,no_devmapper,no_zfs,no_aufs
+done
+# CNI plugins go to their own dir: the CNI runtime looks plugins up by name in one folder.
+for c in main/bridge main/loopback ipam/host-local meta/portmap; do
+	OUT=$TOOLS_DIR/cni-bin build "$(basename "$c")" "$G/cni" \
+		"github.com/containernetworking/plugins/plugins/$c" \
+		"-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION"
+done
+build coredns "$G/coredns" . \
+	"-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
+build metrics-server "$G/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server \
+	"-s -w -X sigs.k8s.io/metrics-server/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+# the object store's stand-in (server + the `mc` subset the bucket Job uses) for where MinIO cannot be pulled
+OUT=$TOOLS_DIR/objstore build server "$G/objstore" ./server "-s -w"
+OUT=$TOOLS_DIR/objstore build mc "$G/objstore" ./mc "-s -w"
+# the pod sandbox's "pause" process: our own 20 lines (no registry here serves registry.k8s.io/pause)
+build pause "$G/pause" . "-s -w"
+
 
 # --- etcd -------------------------------------------------------------------
 build etcd "$G/etcd" go.etcd.io/etcd/server/v3 \

@@ -1,47 +1,53 @@
-"""A local Kubernetes control plane on 127.0.0.1 with kwok-simulated nodes.
+"""A local Kubernetes cluster on this machine: the control plane (etcd, kube-apiserver, -controller-manager,
+-scheduler) plus either a **real node** (containerd, kubelet, kube-proxy, CNI bridge, CoreDNS, metrics-server,
+and a plain-HTTP image registry) or kwok's simulated node (scale tests: nothing runs).
 
-Uses the binaries built by tools/build-tools.sh (etcd, kube-apiserver,
-kube-controller-manager, kube-scheduler, kwok) and the kwok stage files it
-copies next to them. Only the standard library plus the ``openssl`` CLI.
+Library use (tests, make targets)::
 
-Library use::
+    from tools import cluster
+    with cluster.local_cluster(cluster.default_tools_dir() / "bin", workdir, mirrors=("ghcr.io",)) as c:
+        c.kubeconfig                        # admin kubeconfig (JSON)
+        c.registry                          # host:port of the registry the node pulls from
+        ref = c.push("churn-scorer:abc", as_repository="ghcr.io/mlrig")   # -> ghcr.io/mlrig/churn-scorer@sha256:…
+        c.service_url("mlrig-dev", "churn-scorer")    # http://<ClusterIP>:80, reachable from this host
 
-    with local_cluster(tools_bin, workdir) as info:
-        subprocess.run(["kubectl", "--kubeconfig", info.kubeconfig, "get", "nodes"])
+Command line: `python -m tools.cluster up [--node kwok]` prints the kubeconfig path and serves until Ctrl-C.
 
-Command line::
-
-    python tools/cluster.py up [--tools-dir DIR] [--workdir DIR]
-
-prints the kubeconfig path and serves until Ctrl-C / SIGTERM; every process it
-started is stopped on exit. Pods never really run: kwok moves them to Running
-(and Job pods to Succeeded); there is no exec, logs or port-forward.
+The real node lives in its own network namespace (tools/nodehost.py: one slot per cluster, so clusters started
+at the same time never share an address, a bridge, an iptables chain, a cgroup or a mount); the API server
+listens on the host end of the node's veth, which only this host and that node reach. On exit every process,
+container, mount, namespace, route and cgroup is gone (`leftover` and `nodehost.leftovers` say what is not).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
+import ipaddress
 import json
 import os
-import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ClusterError", "ClusterInfo", "default_tools_dir", "local_cluster"]
+if __package__ in (None, ""):  # run as `python tools/cluster.py`: make `tools.*` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-NODE_NAME = "kwok-node-0"
+from tools import addons, nodehost, pki
+from tools.node import NodePaths, daemon_argvs, holder_argv, in_node, write_configs
+from tools.procs import Api, ClusterError, Procs, free_ports, http_ok, wait
+
+__all__ = ["ClusterError", "ClusterInfo", "default_tools_dir", "leftover", "local_cluster"]
+
+HERE = Path(__file__).resolve().parent
+KWOK_NODE = "kwok-node-0"
+REAL_NODE = "mlrig-node"
 KWOK_STAGES = (
     "node-initialize.yaml",
     "node-heartbeat-with-lease.yaml",
@@ -49,12 +55,17 @@ KWOK_STAGES = (
     "pod-complete.yaml",
     "pod-delete.yaml",
 )
-SERVICE_CIDR = "10.96.0.0/16"
-SERVICE_IP = "10.96.0.1"
-
-
-class ClusterError(RuntimeError):
-    """The control plane did not come up; the message names the log to read."""
+KWOK_SERVICE_CIDR = "10.96.0.0/16"  # under kwok nothing routes: any range will do
+NODE_BINARIES = (
+    "kubelet",
+    "kube-proxy",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "coredns",
+    "metrics-server",
+    "pause",
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,69 @@ class ClusterInfo:
     token: str
     ca_file: Path
     workdir: Path
-    node_name: str = NODE_NAME
+    node_name: str = KWOK_NODE
+    registry: str | None = None  # host:port, plain HTTP; None under kwok
+    slot: nodehost.Slot | None = None  # the real node's namespace, addresses and cgroup; None under kwok
+    holder_pid: int | None = None
+    mirrors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def real_node(self) -> bool:
+        return self.slot is not None
+
+    def api(self) -> Api:
+        return Api(self.api_url, self.ca_file, self.token)
+
+    def service_address(self, namespace: str, name: str, port: str | int | None = None) -> tuple[str, int]:
+        """(ClusterIP, port) of a Service: this host routes the service range into the node, where kube-proxy
+        forwards it, so a client here talks to it as a pod would. `port`: the port's name or number (default:
+        the first)."""
+        if not self.real_node:
+            raise ClusterError("under kwok no Service is reachable: nothing runs behind it")
+        spec = self.api().get(f"/api/v1/namespaces/{namespace}/services/{name}")["spec"]
+        ports = spec["ports"]
+        chosen = next((p for p in ports if port in (None, p.get("name"), p["port"])), None)
+        if chosen is None:
+            raise ClusterError(f"service {namespace}/{name} has no port {port!r}: {ports}")
+        return spec["clusterIP"], chosen["port"]
+
+    def service_url(self, namespace: str, name: str, port: str | int | None = None) -> str:
+        host, number = self.service_address(namespace, name, port)
+        return f"http://{host}:{number}"
+
+    def push(self, image: str, *, as_repository: str | None = None, tag: str | None = None) -> str:
+        """Push a local engine image (`mlrig image build …`) to the cluster's registry; return the reference
+        pods should use, by digest. `as_repository` (e.g. "ghcr.io/mlrig", one of `mirrors`) keeps the
+        deployed name: the node pulls that registry's images from ours."""
+        if self.registry is None:
+            raise ClusterError("this cluster has no registry (kwok node): images are never pulled")
+        from infra.images.engine import connect
+        from infra.images.registry import push
+
+        host, _, path = (as_repository or "").partition("/")
+        if as_repository and host not in self.mirrors:
+            raise ClusterError(f"{host} is not mirrored by this cluster (mirrors: {self.mirrors}); start it with it")
+        target = f"{self.registry}/{path}".rstrip("/")
+        ref = push(connect(), image, target, tag or "mlrig-local", insecure=True)
+        return ref.replace(target, as_repository, 1) if as_repository else ref
+
+    def node_dir(self, path: str, *, owner: int | None = None) -> Path:
+        """Create the node's folder `path` (under /var/lib, the node's own) for a hostPath volume; `owner`: the uid
+        the pod runs as (a hostPath is not chowned by fsGroup). Returns where it lies on this host."""
+        inside = Path(path)
+        if not self.real_node or not inside.is_relative_to("/var/lib"):
+            raise ClusterError(f"{path}: only /var/lib/… on a real node maps to a folder of this cluster")
+        host = NodePaths(self.workdir / "node").var_lib / inside.relative_to("/var/lib")
+        host.mkdir(parents=True, exist_ok=True)
+        if owner is not None:
+            os.chown(host, owner, owner)
+        return host
+
+    def node_run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the node's namespaces (`ctr`, `iptables-save`, `ip`)."""
+        if self.holder_pid is None:
+            raise ClusterError("no real node")
+        return subprocess.run(in_node(self.holder_pid, list(argv)), capture_output=True, text=True, check=False)
 
 
 def leftover(tools_bin: Path) -> list[str]:
@@ -75,196 +148,123 @@ def leftover(tools_bin: Path) -> list[str]:
 
 def default_tools_dir() -> Path:
     """The cache dir build-tools.sh uses for the current pins."""
-    here = Path(__file__).resolve().parent
     out = subprocess.run(
-        ["bash", str(here / "build-tools.sh"), "--print-dir"],
-        check=True,
-        capture_output=True,
-        text=True,
+        ["bash", str(HERE / "build-tools.sh"), "--print-dir"], check=True, capture_output=True, text=True
     )
     return Path(out.stdout.strip())
 
 
-# --------------------------------------------------------------------------- PKI
+def pinned_versions() -> dict[str, str]:
+    pins = {}
+    for line in (HERE / "versions.env").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            pins[key.strip()] = value.strip()
+    return pins
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+# ---------------------------------------------------------------------------------------------- control plane
 
 
-def _make_pki(pki: Path) -> str:
-    """CA, an admin cert (server+client, O=system:masters), an SA key, a token."""
-    pki.mkdir(parents=True, exist_ok=True)
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
-        "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=mlrig-local-ca",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-        cwd=pki,
-    )  # fmt: skip
-    sans = ",".join(
+def _start_control_plane(procs: Procs, tools_bin: Path, workdir: Path, *, api_host: str, service_cidr: str,
+                         timeout: float) -> tuple[str, Path, Api]:  # fmt: skip
+    pki_dir, data = workdir / "pki", workdir / "data"
+    etcd_port, etcd_peer, kcm_port, sched_port = free_ports(4)
+    (api_port,) = free_ports(1, api_host)
+    api_url = f"https://{api_host}:{api_port}"
+    kubeconfig = workdir / "kubeconfig"
+    service_ip = str(ipaddress.ip_network(service_cidr)[1])
+    token = pki.make_pki(pki_dir, sorted({"127.0.0.1", api_host, service_ip}))
+    pki.write_kubeconfig(kubeconfig, api_url, pki_dir / "ca.crt", token)
+    api = Api(api_url, pki_dir / "ca.crt", token)
+    # kcm/scheduler serve throwaway self-signed certs on 127.0.0.1; only their /healthz is read through this
+    insecure = ssl._create_unverified_context()  # noqa: S323
+
+    procs.start(
+        "etcd",
         [
-            "DNS:localhost",
-            "IP:127.0.0.1",
-            f"IP:{SERVICE_IP}",
-            "DNS:kubernetes",
-            "DNS:kubernetes.default",
-            "DNS:kubernetes.default.svc",
-            "DNS:kubernetes.default.svc.cluster.local",
-        ]
+            str(tools_bin / "etcd"),
+            "--name=n0",
+            f"--data-dir={data / 'etcd'}",
+            f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+            f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+            f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
+            f"--initial-cluster=n0=http://127.0.0.1:{etcd_peer}",
+            "--unsafe-no-fsync=true",
+            "--log-level=warn",
+        ],
     )
-    (pki / "admin.ext").write_text(
-        f"subjectAltName={sans}\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth,clientAuth\n"
-        "basicConstraints=critical,CA:FALSE\n"
+    wait("etcd /health", lambda: http_ok(f"http://127.0.0.1:{etcd_port}/health"), procs, timeout)
+    procs.start(
+        "kube-apiserver",
+        [
+            str(tools_bin / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            f"--bind-address={api_host}",
+            f"--advertise-address={api_host}",
+            f"--secure-port={api_port}",
+            f"--cert-dir={pki_dir}",
+            *pki.apiserver_flags(pki_dir),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-cluster-ip-range={service_cidr}",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            "--enable-aggregator-routing=true",  # the API server reaches metrics-server's pod directly
+            "--kubelet-preferred-address-types=InternalIP",  # `kubectl logs`: no DNS on the host for node names
+            "--profiling=false",
+        ],
     )
-    _openssl(
-        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "admin.key",
-        "-out", "admin.csr", "-subj", "/O=system:masters/CN=admin",
-        cwd=pki,
-    )  # fmt: skip
-    _openssl(
-        "x509", "-req", "-in", "admin.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-sha256", "-days", "3650", "-extfile", "admin.ext",
-        "-out", "admin.crt",
-        cwd=pki,
-    )  # fmt: skip
-    _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
-    token = secrets.token_hex(24)
-    (pki / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
-    for f in pki.iterdir():
-        if f.suffix in (".key", ".csv"):
-            f.chmod(0o600)
-    return token
+    wait("kube-apiserver /readyz", lambda: api.request("GET", "/readyz")[0] == 200, procs, timeout)
+    common = [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+        "--profiling=false",
+    ]
+    procs.start(
+        "kube-controller-manager",
+        [
+            str(tools_bin / "kube-controller-manager"),
+            *common,
+            f"--secure-port={kcm_port}",
+            f"--service-account-private-key-file={pki_dir / 'sa.key'}",
+            f"--root-ca-file={pki_dir / 'ca.crt'}",
+            f"--service-cluster-ip-range={service_cidr}",
+        ],
+    )
+    procs.start("kube-scheduler", [str(tools_bin / "kube-scheduler"), *common, f"--secure-port={sched_port}"])
+    for name, port in (("kube-controller-manager", kcm_port), ("kube-scheduler", sched_port)):
+        wait(f"{name} /healthz", lambda p=port: http_ok(f"https://127.0.0.1:{p}/healthz", insecure), procs, timeout)
+    return api_url, kubeconfig, api
 
 
-def _write_kubeconfig(path: Path, api_url: str, ca_file: Path, token: str) -> None:
-    # JSON is valid YAML; kubectl, client-go and the Pulumi provider read it.
-    cfg = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "mlrig-local", "cluster": {"server": api_url, "certificate-authority": str(ca_file)}}],
-        "users": [{"name": "admin", "user": {"token": token}}],
-        "contexts": [{"name": "mlrig-local", "context": {"cluster": "mlrig-local", "user": "admin"}}],
-        "current-context": "mlrig-local",
-    }
-    path.write_text(json.dumps(cfg, indent=2) + "\n")
-    path.chmod(0o600)
+def _start_kwok(procs: Procs, tools_bin: Path, kubeconfig: Path, api: Api, timeout: float) -> None:
+    stages = [tools_bin.parent / "kwok-stages" / s for s in KWOK_STAGES]
+    missing = [s for s in stages if not s.is_file()]
+    if missing:
+        raise ClusterError(f"{missing[0]} missing: run tools/build-tools.sh")
+    procs.start(
+        "kwok",
+        [
+            str(tools_bin / "kwok"),
+            f"--kubeconfig={kubeconfig}",
+            "--manage-all-nodes=true",
+            "--node-ip=127.0.0.1",
+            "--cidr=10.244.0.0/24",
+            "--node-lease-duration-seconds=40",
+            *[f"--config={s}" for s in stages],
+        ],
+    )
+    status, body = api.request("POST", "/api/v1/nodes", _kwok_node(KWOK_NODE))
+    if status not in (200, 201):
+        raise ClusterError(f"creating node {KWOK_NODE}: HTTP {status}: {body}")
 
 
-# ---------------------------------------------------------------------- processes
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class _Procs:
-    def __init__(self, logdir: Path) -> None:
-        self.logdir = logdir
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.logdir / f"{name}.log").open("ab")  # the child owns it until it exits
-        p = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-            close_fds=True,
-        )
-        log.close()
-        self.procs.append((name, p))
-        return p
-
-    def check(self) -> None:
-        for name, p in self.procs:
-            if p.poll() is not None:
-                raise ClusterError(f"{name} exited with {p.returncode}; see {self.logdir / (name + '.log')}")
-
-    def stop(self, grace: float = 10.0) -> None:
-        for _, p in reversed(self.procs):
-            if p.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for _, p in reversed(self.procs):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)  # the group, in case a child forked
-            p.wait()
-        self.procs.clear()
-
-
-# -------------------------------------------------------------------------- HTTP
-
-
-class _Api:
-    def __init__(self, url: str, ca_file: Path, token: str) -> None:
-        self.url = url
-        self.ctx = ssl.create_default_context(cafile=str(ca_file))
-        self.token = token
-
-    def request(self, method: str, path: str, body: object | None = None) -> tuple[int, object]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310  # our https://127.0.0.1 API server
-        req.add_header("Authorization", f"Bearer {self.token}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:  # noqa: S310  # same loopback URL
-                raw = r.read()
-                status = r.status
-        except urllib.error.HTTPError as e:
-            raw, status = e.read(), e.code
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode(errors="replace")
-
-
-def _wait(what: str, cond, procs: _Procs, timeout: float, interval: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        procs.check()
-        try:
-            if cond():
-                return
-        except (OSError, urllib.error.URLError) as e:  # not listening yet
-            last = e
-        if time.monotonic() > deadline:
-            raise ClusterError(
-                f"timed out after {timeout:.0f}s waiting for {what} (last error: {last}); logs in {procs.logdir}"
-            )
-        time.sleep(interval)
-
-
-def _http_ok(url: str, ctx: ssl.SSLContext | None = None) -> bool:
-    with urllib.request.urlopen(url, context=ctx, timeout=5) as r:  # noqa: S310  # loopback health URLs we built
-        return r.status == 200
-
-
-def _node_manifest(name: str) -> dict:
+def _kwok_node(name: str) -> dict:
     labels = {
         "kubernetes.io/arch": "amd64",
         "kubernetes.io/os": "linux",
@@ -293,167 +293,192 @@ def _node_manifest(name: str) -> dict:
     }
 
 
-# ------------------------------------------------------------------------ cluster
+def _node_ready(api: Api, name: str) -> bool:
+    status, node = api.request("GET", f"/api/v1/nodes/{name}")
+    if status != 200 or not isinstance(node, dict):
+        return False
+    conds = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
+    taints = [t["key"] for t in node.get("spec", {}).get("taints", []) or []]
+    return conds.get("Ready") == "True" and not any(t.startswith("node.kubernetes.io/") for t in taints)
+
+
+# ------------------------------------------------------------------------------------------------- real node
+
+
+def _start_registry(procs: Procs, slot: nodehost.Slot, workdir: Path, timeout: float) -> str:
+    (port,) = free_ports(1, slot.host_ip)
+    endpoint = f"{slot.host_ip}:{port}"
+    config = workdir / "registry.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "version": 0.1,
+                "log": {"level": "warn"},
+                "storage": {"filesystem": {"rootdirectory": str(workdir / "registry")}},
+                "http": {"addr": endpoint},
+            }
+        )
+    )
+    procs.start("registry", ["docker-registry", "serve", str(config)])
+    wait("registry /v2/", lambda: http_ok(f"http://{endpoint}/v2/"), procs, timeout)
+    return endpoint
+
+
+def _start_node(procs: Procs, lock: nodehost.SlotLock, tools_dir: Path, workdir: Path, *, kubeconfig: Path, api: Api,
+                registry: str, mirrors: Sequence[str], timeout: float) -> int:  # fmt: skip
+    """Namespaces, containerd (with our system images), kubelet, kube-proxy; returns the holder's pid."""
+    slot = lock.slot
+    paths = NodePaths(workdir / "node")
+    registries = {registry: registry, **dict.fromkeys(mirrors, registry)}
+    configs = write_configs(
+        slot, paths, tools_dir=tools_dir, api_url=api.url, node_name=REAL_NODE,
+        kubeconfig=kubeconfig, ca_file=workdir / "pki" / "ca.crt", registries=registries,
+    )  # fmt: skip
+    root = lock.make_cgroups()
+    join = lambda: nodehost.join_cgroup(root)  # noqa: E731
+    env = {**os.environ, "PATH": f"{tools_dir / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"}
+    holder = procs.start("node-namespaces", holder_argv(slot, paths), before_exec=join)
+    wait("the node's namespaces", lambda: Path(f"/proc/{holder.pid}/comm").read_text().strip() == "sleep",
+         procs, timeout, interval=0.05)  # fmt: skip
+    argvs = daemon_argvs(slot, paths, configs, tools_dir=tools_dir, node_name=REAL_NODE, kubeconfig=kubeconfig)
+    procs.start("containerd", in_node(holder.pid, argvs["containerd"]), env=env, before_exec=join)
+    ctr = [str(tools_dir / "bin" / "ctr"), "--address", paths.containerd_sock, "--namespace", "k8s.io"]
+    run = lambda *a: subprocess.run(in_node(holder.pid, [*ctr, *a]), capture_output=True, text=True)  # noqa: E731
+    wait("containerd", lambda: run("version").returncode == 0, procs, timeout, interval=0.2)
+    for name, archive in addons.system_images(tools_dir, pinned_versions()).items():
+        done = run("images", "import", str(archive))
+        if done.returncode != 0:
+            raise ClusterError(f"importing {name} into the node's containerd failed: {done.stderr.strip()}")
+    procs.start("kubelet", in_node(holder.pid, argvs["kubelet"]), env=env, before_exec=join)
+    procs.start("kube-proxy", in_node(holder.pid, argvs["kube-proxy"]), env=env, before_exec=join)
+    wait(f"node {REAL_NODE} Ready", lambda: _node_ready(api, REAL_NODE), procs, timeout)
+    return holder.pid
+
+
+def _start_addons(procs: Procs, api: Api, slot: nodehost.Slot, timeout: float) -> None:
+    pins = pinned_versions()
+    objects = addons.coredns_objects(
+        addons.COREDNS_IMAGE.format(version=pins["COREDNS_VERSION"]), slot.dns_ip
+    ) + addons.metrics_server_objects(addons.METRICS_SERVER_IMAGE.format(version=pins["METRICS_SERVER_VERSION"]))
+    for obj in objects:
+        status, body = api.request("POST", addons.create_path(obj), obj)
+        if status not in (200, 201):
+            raise ClusterError(f"creating {obj['kind']} {obj['metadata']['name']}: HTTP {status}: {body}")
+
+    def available(name: str) -> bool:
+        d = api.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{name}")
+        return d.get("status", {}).get("availableReplicas", 0) >= 1
+
+    for name in ("coredns", "metrics-server"):
+        wait(f"kube-system/{name} available", lambda n=name: available(n), procs, timeout)
+
+
+# --------------------------------------------------------------------------------------------------- cluster
 
 
 @contextlib.contextmanager
-def local_cluster(tools_bin: Path, workdir: Path, *, timeout: float = 180.0) -> Iterator[ClusterInfo]:
-    """Start etcd, kube-apiserver, -controller-manager, -scheduler and kwok.
+def _uninterrupted() -> Iterator[None]:
+    """Hold off Ctrl-C and SIGTERM while the cluster is taken down: a second signal (a `timeout` wrapper passing
+    on its own SIGTERM, an impatient Ctrl-C) would otherwise abort the cleanup half-way and leave processes."""
+    import threading
 
-    ``tools_bin`` is build-tools.sh's bin dir; the kwok stage files are taken
-    from ``tools_bin/../kwok-stages``. ``workdir`` holds PKI, etcd data,
-    kubeconfig and one log per component; it is wiped first. Yields once the
-    API is ready, a kwok Node is Ready and the ``default`` ServiceAccount
-    exists; every process is stopped on exit.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors: Sequence[str] = (),
+                  timeout: float = 240.0) -> Iterator[ClusterInfo]:  # fmt: skip
+    """Start the control plane and a node (`node="real"` or `"kwok"`); yield once the node is Ready and the
+    `default` ServiceAccount exists (real node: also cluster DNS and metrics-server); stop everything on exit.
+
+    ``tools_bin``: build-tools.sh's bin dir. ``workdir``: PKI, etcd data, node state, registry storage,
+    kubeconfig and one log per component under logs/; wiped first. ``mirrors``: registry hosts (e.g.
+    "ghcr.io") whose pulls the real node serves from the local registry.
     """
-    tools_bin = Path(tools_bin).resolve()
-    workdir = Path(workdir).resolve()
-    for b in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
+    if node not in ("real", "kwok"):
+        raise ValueError(f"node must be 'real' or 'kwok', not {node!r}")
+    tools_bin, workdir = Path(tools_bin).resolve(), Path(workdir).resolve()
+    needed = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+    needed += NODE_BINARIES if node == "real" else ("kwok",)
+    for b in needed:
         if not (tools_bin / b).is_file():
-            raise ClusterError(f"{tools_bin / b} missing: run tools/build-tools.sh")
-    stages = [tools_bin.parent / "kwok-stages" / s for s in KWOK_STAGES]
-    for s in stages:
-        if not s.is_file():
-            raise ClusterError(f"{s} missing: run tools/build-tools.sh")
-    if shutil.which("openssl") is None:
-        raise ClusterError("the openssl CLI is needed to make the cluster's PKI")
-
+            raise ClusterError(f"{tools_bin / b} missing: run tools/build-tools.sh (make tools)")
+    for tool in ("openssl", *(("docker-registry", "runc", "iptables", "nsenter", "unshare") if node == "real" else ())):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise ClusterError(f"`{tool}` is not installed: `make node-setup` installs the node's Debian packages")
     if workdir.exists():
         shutil.rmtree(workdir)
-    pki, logs, data = workdir / "pki", workdir / "logs", workdir / "data"
-    for d in (pki, logs, data):
-        d.mkdir(parents=True)
-    token = _make_pki(pki)
+    logs = workdir / "logs"
+    logs.mkdir(parents=True)
 
-    etcd_port, etcd_peer, api_port, kcm_port, sched_port = _free_ports(5)
-    api_url = f"https://127.0.0.1:{api_port}"
-    kubeconfig = workdir / "kubeconfig"
-    _write_kubeconfig(kubeconfig, api_url, pki / "ca.crt", token)
-    api = _Api(api_url, pki / "ca.crt", token)
-    # kcm/scheduler serve throwaway self-signed certs on 127.0.0.1; only their /healthz is read through this
-    insecure = ssl._create_unverified_context()  # noqa: S323
-
-    procs = _Procs(logs)
+    procs = Procs(logs)
+    lock = nodehost.SlotLock(workdir) if node == "real" else None
     try:
-        procs.start(
-            "etcd",
-            [
-                str(tools_bin / "etcd"),
-                "--name=n0",
-                f"--data-dir={data / 'etcd'}",
-                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-cluster=n0=http://127.0.0.1:{etcd_peer}",
-                "--unsafe-no-fsync=true",
-                "--log-level=warn",
-            ],
-        )
-        _wait("etcd /health", lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health"), procs, timeout)
-
-        procs.start(
-            "kube-apiserver",
-            [
-                str(tools_bin / "kube-apiserver"),
-                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={api_port}",
-                f"--cert-dir={pki}",
-                f"--tls-cert-file={pki / 'admin.crt'}",
-                f"--tls-private-key-file={pki / 'admin.key'}",
-                f"--client-ca-file={pki / 'ca.crt'}",
-                f"--token-auth-file={pki / 'tokens.csv'}",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={pki / 'sa.key'}",
-                f"--service-account-signing-key-file={pki / 'sa.key'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--authorization-mode=RBAC",
-                "--allow-privileged=true",
-                "--profiling=false",
-            ],
-        )
-        _wait("kube-apiserver /readyz", lambda: api.request("GET", "/readyz")[0] == 200, procs, timeout)
-
-        common = [
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-            "--profiling=false",
-        ]
-        procs.start(
-            "kube-controller-manager",
-            [
-                str(tools_bin / "kube-controller-manager"),
-                *common,
-                f"--secure-port={kcm_port}",
-                f"--service-account-private-key-file={pki / 'sa.key'}",
-                f"--root-ca-file={pki / 'ca.crt'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-            ],
-        )
-        procs.start(
-            "kube-scheduler",
-            [str(tools_bin / "kube-scheduler"), *common, f"--secure-port={sched_port}"],
-        )
-        procs.start(
-            "kwok",
-            [
-                str(tools_bin / "kwok"),
-                f"--kubeconfig={kubeconfig}",
-                "--manage-all-nodes=true",
-                "--node-ip=127.0.0.1",
-                "--cidr=10.244.0.0/24",
-                "--node-lease-duration-seconds=40",
-                *[f"--config={s}" for s in stages],
-            ],
-        )
-        for name, port in (("kube-controller-manager", kcm_port), ("kube-scheduler", sched_port)):
-            _wait(
-                f"{name} /healthz",
-                lambda p=port: _http_ok(f"https://127.0.0.1:{p}/healthz", insecure),
-                procs,
-                timeout,
-            )
-
-        status, body = api.request("POST", "/api/v1/nodes", _node_manifest(NODE_NAME))
-        if status not in (200, 201):
-            raise ClusterError(f"creating node {NODE_NAME}: HTTP {status}: {body}")
-
-        def node_ready() -> bool:
-            st, node = api.request("GET", f"/api/v1/nodes/{NODE_NAME}")
-            if st != 200 or not isinstance(node, dict):
-                return False
-            conds = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
-            taints = [t["key"] for t in node.get("spec", {}).get("taints", []) or []]
-            return conds.get("Ready") == "True" and not any(t.startswith("node.kubernetes.io/") for t in taints)
-
-        _wait(f"node {NODE_NAME} Ready and untainted", node_ready, procs, timeout)
-        _wait(
+        slot = lock.slot if lock else None
+        if slot:
+            nodehost.setup_network(slot)
+        api_url, kubeconfig, api = _start_control_plane(
+            procs, tools_bin, workdir, api_host=slot.host_ip if slot else "127.0.0.1",
+            service_cidr=slot.service_cidr if slot else KWOK_SERVICE_CIDR, timeout=timeout,
+        )  # fmt: skip
+        registry, holder = None, None
+        if slot:
+            registry = _start_registry(procs, slot, workdir, timeout)
+            holder = _start_node(procs, lock, tools_bin.parent, workdir, kubeconfig=kubeconfig, api=api,
+                                 registry=registry, mirrors=mirrors, timeout=timeout)  # fmt: skip
+            _start_addons(procs, api, slot, timeout)
+        else:
+            _start_kwok(procs, tools_bin, kubeconfig, api, timeout)
+            wait(f"node {KWOK_NODE} Ready and untainted", lambda: _node_ready(api, KWOK_NODE), procs, timeout)
+        wait(
             "ServiceAccount default/default",
             lambda: api.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
             procs,
             timeout,
         )
-        yield ClusterInfo(kubeconfig=kubeconfig, api_url=api_url, token=token, ca_file=pki / "ca.crt", workdir=workdir)
+        yield ClusterInfo(
+            kubeconfig=kubeconfig,
+            api_url=api_url,
+            token=api.token,
+            ca_file=workdir / "pki" / "ca.crt",
+            workdir=workdir,
+            node_name=REAL_NODE if slot else KWOK_NODE,
+            registry=registry,
+            slot=slot,
+            holder_pid=holder,
+            mirrors=tuple(mirrors),
+        )
     finally:
-        procs.stop()
+        with _uninterrupted():
+            if lock:  # containers, shims and daemons first: they hold mounts in the node's mount namespace
+                peak = nodehost.peak_memory_bytes(nodehost.cgroup_root(lock.slot))
+                (logs / "node-peak-memory.txt").write_text(f"{peak}\n")
+                nodehost.kill_cgroup(nodehost.cgroup_root(lock.slot))
+            procs.stop()
+            if lock:
+                lock.release()
 
 
-# --------------------------------------------------------------------------- CLI
+# ------------------------------------------------------------------------------------------------------- CLI
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="cluster.py", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.cluster", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start the cluster and serve until Ctrl-C")
     up.add_argument("--tools-dir", type=Path, help="build-tools.sh output dir (default: its --print-dir)")
     up.add_argument("--workdir", type=Path, default=Path(".cache/cluster"), help="state + logs (wiped on start)")
-    up.add_argument("--timeout", type=float, default=180.0)
+    up.add_argument("--node", choices=("real", "kwok"), default="real")
+    up.add_argument("--mirror", action="append", default=[], help="registry host the node pulls from ours")
+    up.add_argument("--timeout", type=float, default=240.0)
     args = ap.parse_args(argv)
 
     tools_dir = args.tools_dir or default_tools_dir()
@@ -464,9 +489,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     t0 = time.monotonic()
     try:
-        with local_cluster(tools_dir / "bin", args.workdir, timeout=args.timeout) as info:
+        with local_cluster(
+            tools_dir / "bin", args.workdir, node=args.node, mirrors=args.mirror, timeout=args.timeout
+        ) as info:
             print(f"cluster ready in {time.monotonic() - t0:.1f}s: {info.api_url}", file=sys.stderr)
             print(f"logs: {info.workdir / 'logs'}", file=sys.stderr)
+            if info.registry:
+                print(f"registry: {info.registry} (plain HTTP; the node pulls from it)", file=sys.stderr)
+                print(f"services: {info.slot.service_cidr} is routed into the node from this host", file=sys.stderr)
             print(f"export KUBECONFIG={info.kubeconfig}", file=sys.stderr)
             print(info.kubeconfig, flush=True)
             while True:

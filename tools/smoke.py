@@ -28,9 +28,9 @@ import textwrap
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cluster
-from engine import PulumiEngine
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo root, for `tools.*`
+from tools import cluster
+from tools.engine import PulumiEngine
 
 HERE = Path(__file__).resolve().parent
 
@@ -80,7 +80,7 @@ def step(msg: str) -> None:
 
 
 def check_workloads(info: cluster.ClusterInfo) -> None:
-    api = cluster._Api(info.api_url, info.ca_file, info.token)
+    api = info.api()
     kubectl = shutil.which("kubectl")
     if kubectl:
         step("kubectl apply (Deployment x2, Job)")
@@ -180,7 +180,7 @@ def check_pulumi(info: cluster.ClusterInfo, tools_dir: Path, work: Path, venv: P
     pulumi("stack", "init", "dev")
     pulumi("config", "set", "kubeconfig", str(info.kubeconfig))
     pulumi("up", "--yes")
-    api = cluster._Api(info.api_url, info.ca_file, info.token)
+    api = info.api()
     st, cm = api.request("GET", "/api/v1/namespaces/pulumi-smoke/configmaps/smoke")
     assert st == 200, (st, cm)
     assert cm["data"] == {"hello": "world"}, cm
@@ -208,7 +208,7 @@ def main() -> int:
 
     step("cluster + kwok workloads")
     t0 = time.monotonic()
-    with cluster.local_cluster(bin_dir, work / "cluster") as info:
+    with cluster.local_cluster(bin_dir, work / "cluster", node="kwok") as info:
         print(f"cluster ready in {time.monotonic() - t0:.1f}s at {info.api_url}")
         check_workloads(info)
     left = cluster.leftover(bin_dir)
@@ -217,7 +217,7 @@ def main() -> int:
 
     if not args.skip_pulumi:
         step("cluster + pulumi up/preview/destroy")
-        with cluster.local_cluster(bin_dir, work / "cluster") as info:
+        with cluster.local_cluster(bin_dir, work / "cluster", node="kwok") as info:
             check_pulumi(info, tools_dir, work / "pulumi", venv)
         left = cluster.leftover(bin_dir)
         assert not left, f"processes left behind: {left}"

@@ -2,23 +2,27 @@
 
 Each variant gets a HorizontalPodAutoscaler and a PodDisruptionBudget; rolling updates add a pod before
 removing one (maxUnavailable 0), so capacity never drops. Probes hit the service's own /livez and /readyz.
-Traffic reaches the pods only from the ingress controller's namespace and from inside the namespace;
+Traffic reaches the pods only from the ingress controller's namespace, from inside the namespace and, for the
+/metrics scrape, from the monitoring namespace the platform names;
 an Ingress exists only when a domain is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, pod_spec
+from infra.images.layout import BENTOML_HOME
 from infra.settings import Sizing, Variant
 from pipelines.config import LIVENESS_PATH, READINESS_PATH
+from service.guard import API_KEYS_ENV
 
 VARIANT_LABEL = "mlrig.io/variant"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,13 +39,19 @@ class ModelEndpointArgs:
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
     env_from_config_maps: Sequence[pulumi.Input[str]] = ()
-    # the root filesystem is read-only: BentoML writes only its Prometheus multiprocess files ($BENTOML_HOME is
-    # /home/bentoml in its image) and temporary files; each gets an emptyDir
-    writable_paths: Sequence[str] = ("/tmp", "/home/bentoml/prometheus_multiproc_dir")  # noqa: S108 - emptyDirs
+    # the root filesystem is read-only: BentoML writes its Prometheus multiprocess files under $BENTOML_HOME (where
+    # our serving image puts it: infra/images/layout.py) and temporary files; each gets an emptyDir
+    writable_paths: Sequence[str] = ("/tmp", BENTOML_HOME)  # noqa: S108 - emptyDirs
     domain: str | None = None
     ingress_class: str = "nginx"
     tls_secret: str | None = None
     ingress_namespace: str = "ingress-nginx"
+    scrape_namespace: pulumi.Input[str] | None = None  # Prometheus runs there: it may reach the port for /metrics
+    api_keys: pulumi.Input[str] | None = None  # a Pulumi secret: comma-separated bearer keys, into a Secret
+    # how long `pulumi up` waits for a rollout (new pods Ready) before it fails; the old pods keep serving
+    rollout_timeout_s: int = 600
+    # kube-proxy needs a moment to drop a terminating pod from the Service: it keeps answering meanwhile
+    drain_seconds: int = 5
 
     def __post_init__(self) -> None:
         if self.min_replicas < 1 or self.max_replicas < self.min_replicas:
@@ -55,11 +65,23 @@ class ModelEndpointArgs:
 class ModelEndpoint(pulumi.ComponentResource):
     service: pulumi.Output[str]
     url: pulumi.Output[str]
+    api_keys_secret: pulumi.Output[str]  # "" when no keys were given
 
     def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlrig:serving:ModelEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         selector = {"app.kubernetes.io/name": name}
+        self.api_keys_secret = pulumi.Output.from_input("")
+        if args.api_keys is not None:
+            keys = k8s.core.v1.Secret(
+                f"{name}-api-keys",
+                metadata={"name": f"{name}-api-keys", "namespace": args.namespace},
+                type="Opaque",
+                string_data={API_KEYS_ENV: pulumi.Output.secret(args.api_keys)},
+                opts=child,
+            )
+            self.api_keys_secret = keys.metadata.apply(lambda m: m.name)
+            args = replace(args, secret_env={**args.secret_env, API_KEYS_ENV: (self.api_keys_secret, API_KEYS_ENV)})
         for variant in args.variants:
             self._variant(name, variant, args, selector, child)
         svc = k8s.core.v1.Service(
@@ -77,12 +99,13 @@ class ModelEndpoint(pulumi.ComponentResource):
                 "ingress": [
                     {
                         "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {"kubernetes.io/metadata.name": args.ingress_namespace}
-                                }
-                            },
+                            {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: args.ingress_namespace}}},
                             {"podSelector": {}},
+                            *(
+                                [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: args.scrape_namespace}}}]
+                                if args.scrape_namespace
+                                else []
+                            ),
                         ],
                         "ports": [{"protocol": "TCP", "port": args.port}],
                     }
@@ -94,7 +117,7 @@ class ModelEndpoint(pulumi.ComponentResource):
         self.url = pulumi.Output.concat("http://", self.service, ".", args.namespace, ".svc.cluster.local")
         if args.domain:
             self.url = self._ingress(name, args, child)
-        self.register_outputs({"service": self.service, "url": self.url})
+        self.register_outputs({"service": self.service, "url": self.url, "api_keys_secret": self.api_keys_secret})
 
     def _variant(
         self, name: str, variant: Variant, args: ModelEndpointArgs, selector: dict, child: pulumi.ResourceOptions
@@ -122,6 +145,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             writable_paths=tuple(args.writable_paths),
             sizing=args.sizing,
             ports=(args.port,),
+            lifecycle={"preStop": {"sleep": {"seconds": args.drain_seconds}}},
             probes={
                 "startupProbe": {**probe(LIVENESS_PATH, 5), "failureThreshold": 30},
                 "livenessProbe": probe(LIVENESS_PATH, 10),
@@ -131,7 +155,12 @@ class ModelEndpoint(pulumi.ComponentResource):
         match = {**selector, VARIANT_LABEL: variant.name}
         k8s.apps.v1.Deployment(
             vname,
-            metadata={"name": vname, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": vname,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": {"pulumi.com/timeoutSeconds": str(args.rollout_timeout_s)},
+            },
             spec={
                 "replicas": args.min_replicas,
                 "selector": {"matchLabels": match},

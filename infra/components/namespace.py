@@ -122,3 +122,24 @@ class SecureNamespace(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"name": self.name})
+
+
+def allow_egress(
+    name: str,
+    namespace: pulumi.Input[str],
+    pods: dict[str, str],
+    port: pulumi.Input[int],
+    opts: pulumi.ResourceOptions | None = None,
+) -> k8s.networking.v1.NetworkPolicy:
+    """Let the pods matching `pods` open TCP connections to `port` anywhere (e.g. a managed database whose
+    address the program only knows by name): the namespace's default-deny blocks all other egress."""
+    return k8s.networking.v1.NetworkPolicy(
+        name,
+        metadata={"name": name, "namespace": namespace},
+        spec={
+            "podSelector": {"matchLabels": pods},
+            "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "TCP", "port": port}]}],
+        },
+        opts=opts,
+    )

@@ -6,6 +6,7 @@ escalation, seccomp RuntimeDefault, no service-account token unless asked, reque
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class ContainerArgs:
     sizing: Sizing = field(default_factory=Sizing)
     ports: Sequence[int] = ()
     probes: Mapping[str, Any] = field(default_factory=dict)  # livenessProbe/readinessProbe/startupProbe
+    lifecycle: Mapping[str, Any] = field(default_factory=dict)  # e.g. a preStop pause while endpoints update
     writable_paths: Sequence[str] = ("/tmp",)  # noqa: S108 - an emptyDir, not the node's /tmp
 
     def __post_init__(self) -> None:
@@ -41,7 +43,8 @@ class ContainerArgs:
 
 
 def _volume_name(path: str) -> str:
-    return "rw-" + path.strip("/").replace("/", "-").replace("_", "-").lower()
+    """A DNS label for the emptyDir behind `path` (`/home/app/.bentoml` → `rw-home-app-bentoml`)."""
+    return "rw-" + re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
 
 
 def container(c: ContainerArgs) -> dict[str, Any]:
@@ -74,6 +77,8 @@ def container(c: ContainerArgs) -> dict[str, Any]:
     }
     if c.env_from_config_maps:
         spec["envFrom"] = [{"configMapRef": {"name": name}} for name in c.env_from_config_maps]
+    if c.lifecycle:
+        spec["lifecycle"] = dict(c.lifecycle)
     if c.command:
         spec["command"] = list(c.command)
     if c.args:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from infra.images import layout
 from infra.images.cache import PROJECT_ROOT, cache_key, cache_root
 from infra.images.errors import ImageError
 from service.package import RUNTIME_PACKAGES
@@ -132,7 +133,8 @@ def dockerfile_env(name: str, value: str) -> str:
 
 def render_dockerfile(kind: str, target: Path, **fields: str) -> None:
     text = (DOCKERFILES / f"{kind}.Dockerfile").read_text()
-    for key, value in fields.items():
+    layout_fields = {"bentoml_home": layout.BENTOML_HOME, "work_dir": layout.SERVING_WORK_DIR}
+    for key, value in {**layout_fields, **fields}.items():
         text = text.replace("{" + key + "}", value)
     (target / "Dockerfile").write_text(text)  # the engine API wants exactly this name
 

@@ -44,13 +44,25 @@ def _stream(client: docker.DockerClient, path: str, params: dict, auth: dict | N
     return lines
 
 
-def push(client: docker.DockerClient, image: str, registry: str, tag: str, auth: dict | None = None) -> str:
-    """Tag `image` as <registry>/<name>:<tag>, push it, return `<registry>/<name>@sha256:…`."""
+def push(
+    client: docker.DockerClient,
+    image: str,
+    registry: str,
+    tag: str,
+    auth: dict | None = None,
+    *,
+    insecure: bool | None = None,
+) -> str:
+    """Tag `image` as <registry>/<name>:<tag>, push it, return `<registry>/<name>@sha256:…`.
+
+    `insecure`: the registry speaks plain HTTP (default: only when it is on the loopback address; the local
+    cluster's registry listens on its node's link address, tools/cluster.py)."""
+    insecure = plain_http(registry) if insecure is None else insecure
     name = image.rsplit("/", 1)[-1].split(":", 1)[0]
     repository = f"{registry}/{name}"
     try:
         client.images.get(image).tag(repository, tag)
-        params = {"tag": tag, **({"tlsVerify": "false"} if plain_http(registry) else {})}
+        params = {"tag": tag, **({"tlsVerify": "false"} if insecure else {})}
         lines = _stream(client, f"/images/{repository}/push", params, auth)
     except (APIError, ImageError) as err:
         raise ImageError(f"pushing {image} to {repository}:{tag} failed: {err}") from err

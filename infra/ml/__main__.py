@@ -10,7 +10,8 @@ import pulumi_kubernetes as k8s
 
 from infra import outputs
 from infra.components import ContainerArgs, HardenedJob, HardenedJobArgs
-from infra.settings import MlSettings
+from infra.components.namespace import allow_egress
+from infra.settings import MlSettings, database_port
 
 settings = MlSettings.from_stack_config()
 platform = outputs.Upstream(settings.platform_stack)
@@ -66,5 +67,7 @@ if settings.tuning_db_url is not None:
     )
     secret_env["OPTUNA_STORAGE"] = (study.metadata.apply(lambda m: m.name), "OPTUNA_STORAGE")
     tuning = step("tune", ("tune", "--trials", str(settings.tuning_trials)), parallelism=settings.tuning_workers)
+    # default-deny would cut the workers off their shared study: let them (and only them) reach its port
+    allow_egress("tuning-db-egress", ns, {"mlrig.io/stage": "tune"}, settings.tuning_db_url.apply(database_port))
     tuning_name = tuning.name
 pulumi.export(outputs.ML_TUNING_JOB, tuning_name)

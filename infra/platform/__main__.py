@@ -71,3 +71,5 @@ pulumi.export(outputs.PLATFORM_STORE_CREDENTIALS_SECRET, store.credentials_secre
 pulumi.export(outputs.PLATFORM_PII_KEY_SECRET, pii_secret)
 pulumi.export(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT, pipeline.name)
 pulumi.export(outputs.PLATFORM_SERVING_SERVICE_ACCOUNT, serving.name)
+pulumi.export(outputs.PLATFORM_QUOTA, {"cpu": settings.quota_cpu, "memory": settings.quota_memory})
+pulumi.export(outputs.PLATFORM_MONITORING_NAMESPACE, settings.monitoring_namespace)

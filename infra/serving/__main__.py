@@ -3,6 +3,9 @@ Service, network policy, an Ingress when a domain is set), probes on the service
 and the Grafana dashboard of its metrics and of drift.
 
 Reads from the platform stack: namespace, lake settings (models URL, S3 client), store credentials, serving identity.
+The service's API keys are this stack's secret `apiKeys` (`pulumi config set --secret apiKeys KEY[,KEY…]`),
+handed to the pods through a Kubernetes Secret; with `[serving] auth = "required"` the program refuses to run
+without them, as the service would refuse to start.
 """
 
 import pulumi
@@ -11,15 +14,24 @@ from infra import outputs
 from infra.components import GrafanaDashboard, GrafanaDashboardArgs, ModelEndpoint, ModelEndpointArgs
 from infra.components.dashboard import MLRIG_DASHBOARD
 from infra.settings import ServingSettings
+from infra.sizing import require_room
 
 settings = ServingSettings.from_stack_config()
 platform = outputs.Upstream(settings.platform_stack)
 store_secret = platform.require(outputs.PLATFORM_STORE_CREDENTIALS_SECRET)
+namespace = platform.require(outputs.PLATFORM_NAMESPACE)
+
+# at its maximum serving must leave the store and a pipeline Job room in the namespace's quota (infra/sizing.py)
+platform.require(outputs.PLATFORM_QUOTA).apply(
+    lambda quota: require_room(
+        quota, variants=len(settings.variants), max_replicas=settings.max_replicas, sizing=settings.sizing
+    )
+)
 
 endpoint = ModelEndpoint(
     "churn-scorer",
     ModelEndpointArgs(
-        namespace=platform.require(outputs.PLATFORM_NAMESPACE),
+        namespace=namespace,
         image=settings.image,
         service_account=platform.require(outputs.PLATFORM_SERVING_SERVICE_ACCOUNT),
         port=settings.port,
@@ -34,17 +46,20 @@ endpoint = ModelEndpoint(
             "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
             "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
         },
+        api_keys=settings.api_keys,
+        rollout_timeout_s=settings.rollout_timeout_s,
         domain=settings.domain,
         ingress_class=settings.ingress_class,
         tls_secret=settings.tls_secret,
         ingress_namespace=settings.ingress_namespace,
+        scrape_namespace=platform.require(outputs.PLATFORM_MONITORING_NAMESPACE),
     ),
 )
 
 dashboard = GrafanaDashboard(
     "mlrig",
     GrafanaDashboardArgs(
-        namespace=platform.require(outputs.PLATFORM_NAMESPACE),
+        namespace=namespace,
         dashboard_json=MLRIG_DASHBOARD.read_text(encoding="utf-8"),
     ),
 )
@@ -52,4 +67,5 @@ dashboard = GrafanaDashboard(
 pulumi.export(outputs.SERVING_SERVICE, endpoint.service)
 pulumi.export(outputs.SERVING_URL, endpoint.url)
 pulumi.export(outputs.SERVING_VARIANTS, [v.name for v in settings.variants])
+pulumi.export(outputs.SERVING_API_KEYS_SECRET, endpoint.api_keys_secret)
 pulumi.export(outputs.SERVING_IMAGE_TAG, pulumi.Config().get("imageTag"))

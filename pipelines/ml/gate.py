@@ -1,5 +1,6 @@
 """Gate: a registered challenger → champion, only if it is good enough, no worse than the champion, fair
-enough across slices, and fast enough on this machine.
+enough across slices, fast enough on this machine, and served faithfully (its compiled serving scorer gives
+the Pipeline's probabilities on the test rows).
 
 Both models are scored on the same rows: the challenger's test split, re-created from the gold version and
 seed it recorded. The rules come from `[gate]` in the project config. Every rule is checked (a reviewer sees
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,7 @@ from pipelines.ml import registry
 from pipelines.ml.evaluate import evaluate
 from pipelines.ml.lift import Lift, lift_bounds, trivial_baseline
 from pipelines.ml.register import load_model, record_metadata
+from pipelines.ml.scorer import MAX_PROBABILITY_GAP, ScorerError, agreement, load_scorer
 from pipelines.ml.threshold import DEFAULT_THRESHOLD, threshold_of
 from pipelines.ml.train import Split, load_split
 
@@ -154,6 +157,21 @@ def _lift_rule(lift: Lift, required: float) -> Rule:
     )
 
 
+def scorer_rule(tag: str, pipeline, split: Split, config: Config) -> Rule:
+    """The serving scorer stored with `tag` must give the Pipeline's probabilities on the test rows: the Bento
+    serves the scorer, while every metric above was measured on the Pipeline."""
+    import bentoml
+
+    name = "serving scorer = Pipeline (max |Δp|)"
+    try:
+        scorer = load_scorer(Path(bentoml.models.get(tag).path))
+    except ScorerError as err:
+        return Rule(name, float("nan"), MAX_PROBABILITY_GAP, False, str(err))
+    checked = agreement(scorer, pipeline, split.features(config, "test"))
+    gap = checked["max_abs_diff"]
+    return Rule(name, gap, MAX_PROBABILITY_GAP, gap <= MAX_PROBABILITY_GAP, f"{checked['rows']} test rows")
+
+
 def _value(metrics: dict, name: str) -> float:
     value = metrics.get(name)
     return float("nan") if value is None else float(value)  # NaN fails every comparison: undefined never passes
@@ -215,6 +233,7 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
             champion, champion_tag = None, None
     thresholds = (threshold_of(metadata), champion_threshold)
     rules, report, champion_report, latency = gate_models(challenger, champion, split, config, thresholds)
+    rules.append(scorer_rule(tag, challenger, split, config))
     verdict = Verdict(
         challenger=tag,
         champion=champion_tag,
@@ -295,7 +314,12 @@ def verdict_table(verdict: Verdict) -> Table:
         table.add_column(column, justify="right" if column in ("value", "limit") else "left")
     for rule in verdict.rules:
         result = "[green]pass[/]" if rule.passed else "[red]FAIL[/]"
-        table.add_row(rule.name, f"{rule.value:.3f}", f"{rule.limit:.3f}", result, rule.detail)
+        table.add_row(rule.name, _number(rule.value), _number(rule.limit), result, rule.detail)
     if verdict.notes:
         table.caption = "; ".join(verdict.notes)
     return table
+
+
+def _number(value: float) -> str:
+    """Three decimals, or scientific for the tiny values a few rules have (a probability gap of 1e-16)."""
+    return f"{value:.1e}" if value and abs(value) < 0.001 else f"{value:.3f}"

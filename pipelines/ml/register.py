@@ -1,7 +1,10 @@
 """Register: a trained model → the BentoML model store, with what it takes to reproduce and audit it.
 
 The model's metadata carries the gold table and version it learned from, the contract hash, the code
-commit, its parameters and metrics; the service refuses a model whose contract hash is not its own.
+commit, its parameters and metrics; the service refuses a model whose contract hash is not its own. Beside the
+training Pipeline (`model.joblib`: explanation, the card, the gate's metrics) registration stores the serving
+scorer compiled from it (pipelines/ml/scorer.py), with how closely it reproduced the Pipeline's probabilities on
+the held-out rows (`serving_scorer` in the metadata); the gate checks that again before a promotion.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING
 from pipelines import lake_files
 from pipelines.config import Config
 from pipelines.lineage import code_version
+from pipelines.ml.scorer import agreement, compile_pipeline
 
 if TYPE_CHECKING:  # the service imports this module for MODEL_FILE; training code must not ride along
     from pipelines.ml.train import TrainResult
@@ -76,10 +80,15 @@ def register(result: TrainResult, config: Config) -> str:
         "test_rows": result.test_rows,
         "gate": {"status": "not gated yet"},  # `mlrig gate` replaces this with its verdict
     }
+    if result.test_features is None:
+        raise ValueError("register needs the held-out rows (TrainResult.test_features) to check the serving scorer")
+    scorer = compile_pipeline(result.model)  # the serving artifact: what the Bento serves
+    metadata["serving_scorer"] = agreement(scorer, result.model, result.test_features)
     metadata = metadata_safe(metadata)
     labels = {"contract": config.contract.fingerprint, "dataset": config.contract.dataset}
     with bentoml.models.create(config.model.name, labels=labels, metadata=metadata) as stored:
         joblib.dump(result.model, stored.path_of(MODEL_FILE))
+        scorer.save(Path(stored.path))
     return str(stored.tag)
 
 

@@ -65,6 +65,7 @@ class TrainResult:
     importance: dict[str, float] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     threshold: Threshold | None = None
+    test_features: pd.DataFrame | None = None  # held-out rows: registration checks the serving scorer on them
 
 
 def check_training_data(frame: pd.DataFrame, features: list[str], table: str) -> None:
@@ -151,4 +152,5 @@ def train(lake: Lake, config: Config, gold_version: int | None = None, params: d
         importance=global_importance(model, x_test, contract),
         params={**config.model.params, **(params or {})},
         threshold=threshold,
+        test_features=x_test,
     )

@@ -1,18 +1,45 @@
-"""The real engine against a real control plane: the tools build-tools.sh made, one cluster per session."""
+"""The real engine against a real cluster: the tools build-tools.sh made, one cluster with a real node per
+session, and the project's own images built from a freshly trained Bento and pushed to that cluster's registry.
+
+The images keep their deployed names (`<images.registry>/<name>@sha256:…`): the node pulls `images.registry`
+from the cluster's local registry (a mirror), so the stacks deploy exactly the references CD would give them.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from kubernetes import client, config
+from typer.testing import CliRunner
 
-from tools import cluster
+from infra.images.build import LABEL_MODEL, image_ref
+from infra.images.engine import connect
+from pipelines.cli import app
+from pipelines.config import WORK_DIR_ENV, Config, load_config
+from tests.conftest import TEST_PII_KEY
+from tools import cluster, objstore
 from tools.engine import PulumiEngine
 
 ROOT = Path(__file__).resolve().parents[2]
+IMAGE_TAG = "e2e"
+TRAINING = (
+    ["generate", "--rows", "3000", "--days", "2"],
+    ["ingest"],
+    ["refine"],
+    ["features"],
+    ["train"],
+    ["build"],
+)
+
+
+@pytest.fixture(scope="session")
+def project_config() -> Config:
+    return load_config(ROOT / "mlrig.toml")
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +52,56 @@ def tools_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_cluster(tools_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.ClusterInfo]:
-    with cluster.local_cluster(tools_dir / "bin", tmp_path_factory.mktemp("cluster")) as info:
+def local_cluster(
+    tools_dir: Path, tmp_path_factory: pytest.TempPathFactory, project_config: Config
+) -> Iterator[cluster.ClusterInfo]:
+    mirror = project_config.images.registry.split("/", 1)[0]
+    with cluster.local_cluster(tools_dir / "bin", tmp_path_factory.mktemp("cluster"), mirrors=(mirror,)) as info:
         yield info
-    assert not cluster.leftover(tools_dir / "bin"), "a control-plane process outlived the cluster"
+    assert not cluster.leftover(tools_dir / "bin"), "a cluster process outlived the cluster"
+    assert not cluster.nodehost.leftovers(info.slot), "the node left host resources behind"
 
 
 @pytest.fixture(scope="session")
 def kube(local_cluster: cluster.ClusterInfo) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
+
+
+@dataclass(frozen=True)
+class Images:
+    serving: str  # digest references, as the pods pull them
+    pipeline: str
+    object_store: str
+    model_version: str  # the champion the serving image ships (its io.mlrig.model-version label)
+    serving_local: str  # the engine's name for the serving image (to push it again under another tag)
+    object_store_local: str
+
+
+@pytest.fixture(scope="session")
+def images(local_cluster: cluster.ClusterInfo, tools_dir: Path, project_config: Config, tmp_path_factory) -> Images:
+    """Train on demo data, build the serving image from that Bento, the pipeline image and the object store's
+    stand-in, and push all three to the cluster's registry."""
+    work = tmp_path_factory.mktemp("train")
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(WORK_DIR_ENV, str(work))
+        patch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
+        for args in (*TRAINING, ["image", "build", "serving", "--tag", IMAGE_TAG],
+                     ["image", "build", "pipeline", "--tag", IMAGE_TAG]):  # fmt: skip
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{result.output}"
+    engine = connect()
+    serving = image_ref(project_config, "serving", IMAGE_TAG)
+    store = objstore.build_stand_in(engine, project_config, tools_dir, IMAGE_TAG)
+    deployed = project_config.images.registry
+    return Images(
+        serving=local_cluster.push(serving, as_repository=deployed),
+        pipeline=local_cluster.push(image_ref(project_config, "pipeline", IMAGE_TAG), as_repository=deployed),
+        object_store=local_cluster.push(store),
+        model_version=engine.images.get(serving).labels[LABEL_MODEL],
+        serving_local=serving,
+        object_store_local=store,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +118,7 @@ def engine(
     )
     engine.login()
     return engine
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")

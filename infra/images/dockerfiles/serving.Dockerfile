@@ -15,7 +15,7 @@ COPY --from=install /opt/venv /opt/venv
 COPY --chown=${USER_UID}:${USER_UID} bento/ /home/app/bento/
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
     LANG=C.UTF-8 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 BENTOML_DO_NOT_TRACK=true \
-    BENTOML_HOME=/home/app/.bentoml MLRIG_WORK_DIR=/home/app/work
+    BENTOML_HOME={bentoml_home} MLRIG_WORK_DIR={work_dir}
 # Envs the Bento declares in bento.yaml (the service's config path), filled in at build time:
 {bento_envs}
 USER ${USER_UID}:${USER_UID}

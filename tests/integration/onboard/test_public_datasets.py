@@ -26,6 +26,7 @@ from pipelines.config import CONFIG_ENV, WORK_DIR_ENV, load_config
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
 from pipelines.ml import registry
+from pipelines.ml.register import load_model
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.byod import public
 from tests.byod.drops import SPECS, export_drops
@@ -128,7 +129,11 @@ def test_a_public_dataset_goes_from_init_to_a_served_prediction_without_hand_edi
     finally:
         stop_process(process)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["prediction"] in config.contract.columns[spec.target].allowed
+    served = answer.json()
+    threshold = load_model(registry.champion_tag(config))[2]["threshold"]["value"]  # chosen on validation rows
+    assert served["prediction"] in config.contract.columns[spec.target].allowed
+    positive = served["prediction"] == config.contract.positive_class
+    assert positive == (served["probability"] >= threshold), (served, threshold)  # the model's own threshold
 
     (config.work_dir / "logs" / "cli.log").write_text("\n".join(logs), encoding="utf-8")
     lake_root = Path(config.lake_url)

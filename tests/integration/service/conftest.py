@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.config import CONFIG_ENV, Config, load_config
 from pipelines.ml.register import MODEL_FILE
+from pipelines.ml.scorer import BOOSTER_FILE, SCORER_FILE
 from service.guard import API_KEYS_ENV
 from service.runner import start_background, stop_process, wait_ready
 from tests.integration.conftest import free_port
@@ -45,7 +46,8 @@ def variant_tags(built_workspace: Path, config: Config) -> dict[str, str]:
     with bentoml.models.create(
         config.model.name, labels=champion.info.labels, metadata=champion.info.metadata
     ) as challenger:
-        shutil.copy(champion.path_of(MODEL_FILE), challenger.path_of(MODEL_FILE))
+        for artifact in (MODEL_FILE, BOOSTER_FILE, SCORER_FILE):  # the Pipeline and its serving scorer
+            shutil.copy(champion.path_of(artifact), challenger.path_of(artifact))
     return {"a": str(champion.tag), "b": str(challenger.tag), "candidate": str(challenger.tag)}
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
 from infra import outputs
 from infra.components.pod import ContainerArgs
+from infra.images.layout import BENTOML_HOME
 from infra.policy import rules
-from infra.settings import STACKS
+from infra.settings import STACKS, Sizing, database_port
+from infra.sizing import Reserve, quota_problem
 from infra.testing import (
     INFRA_DIR,
     PROJECTS,
@@ -16,8 +20,11 @@ from infra.testing import (
     assert_every_container_limited_and_non_root,
     platform_outputs,
     pod_specs,
+    run_program,
+    stack_config,
 )
 from pipelines.config import LIVENESS_PATH, READINESS_PATH, load_config
+from service.guard import API_KEYS_ENV
 
 RUNS = [(p, s) for s in STACKS for p in PROJECTS]
 SERVING_PORT = load_config(INFRA_DIR.parent / "mlrig.toml").serving.port
@@ -109,8 +116,9 @@ def test_probes_point_at_the_services_real_health_paths_and_port(stack_runs, sta
         assert c["livenessProbe"]["httpGet"] == {"path": LIVENESS_PATH, "port": SERVING_PORT}
         assert c["readinessProbe"]["httpGet"] == {"path": READINESS_PATH, "port": SERVING_PORT}
         assert c["ports"][0]["containerPort"] == SERVING_PORT
-        mounts = {m["mountPath"] for m in c["volumeMounts"]}
-        assert mounts == {"/tmp", "/home/bentoml/prometheus_multiproc_dir"}  # all a read-only BentoML pod writes
+        mounts = {m["mountPath"] for m in c["volumeMounts"] if m["name"].startswith("rw-")}
+        # the image's own $BENTOML_HOME (BentoML writes its Prometheus files there at serve time), not BentoML's default
+        assert mounts == {"/tmp", BENTOML_HOME}
     assert (LIVENESS_PATH, READINESS_PATH) == ("/livez", "/readyz")
 
 
@@ -183,7 +191,7 @@ def test_platform_namespace_has_a_quota_limits_and_default_deny(stack_runs):
     run = stack_runs[("platform", "dev")]
     ns = run.mocks.only(":Namespace").inputs["metadata"]
     assert ns["name"] == "mlrig-dev" and ns["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert run.mocks.only("ResourceQuota").inputs["spec"]["hard"]["limits.cpu"] == "4"
+    assert run.mocks.only("ResourceQuota").inputs["spec"]["hard"]["limits.cpu"] == "6"
     assert run.mocks.only("LimitRange").inputs["metadata"]["namespace"] == "mlrig-dev"
     deny = [d for d in run.mocks.of_type("NetworkPolicy") if d.inputs["metadata"]["name"] == "default-deny"]
     assert deny[0].inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
@@ -365,3 +373,91 @@ def test_project_files_parse_as_the_engine_reads_them(project_file):
         assert isinstance(document.get("description", ""), str)
     else:
         assert isinstance(document["config"], dict)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_service_gets_its_api_keys_from_a_pulumi_secret(stack_runs, stack):
+    """auth = "required": without keys the service refuses to start (service/guard.py), so every variant reads
+    MLRIG_API_KEYS from the Secret the stack's `apiKeys` secret became, and the value stays a secret."""
+    run = stack_runs[("serving", stack)]
+    (secret,) = [d for d in run.mocks.of_type("core/v1:Secret") if d.name.endswith("-api-keys")]
+    assert secret.inputs["stringData"][API_KEYS_ENV] == TEST_SECRETS["serving"]["apiKeys"]
+    assert any(path.startswith("stringData") for path in secret.secret_paths)
+    for d in _deployments(run):
+        env = d.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+        (keys,) = [e for e in env if e["name"] == API_KEYS_ENV]
+        assert keys["valueFrom"]["secretKeyRef"] == {"name": secret.inputs["metadata"]["name"], "key": API_KEYS_ENV}
+
+
+def test_a_serving_stack_without_api_keys_is_refused_with_what_to_do():
+    with pytest.raises(Exception, match="pulumi config set --secret apiKeys"):
+        run_program("serving", "dev", secrets={})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_serving_at_its_maximum_leaves_the_store_and_a_job_room_in_the_quota(stack):
+    """Every variant at maxReplicas plus a rollout's surge pod, and still 2 CPU / 2Gi for the store and a Job."""
+    serving, platform = stack_config("serving", stack), stack_config("platform", stack)
+    settings = {k.split(":", 1)[1]: v for k, v in serving.items()}
+    variants = len(yaml.safe_load(settings["variants"])) if settings.get("abTest") == "true" else 1
+    problem = quota_problem(
+        variants=variants,
+        max_replicas=int(settings["maxReplicas"]),
+        sizing=Sizing(cpu_limit=settings["servingCpuLimit"], memory_limit=settings["servingMemoryLimit"]),
+        quota_cpu=platform["mlrig-platform:quotaCpu"],
+        quota_memory=platform["mlrig-platform:quotaMemory"],
+        reserve=Reserve(),
+    )
+    assert problem is None, problem
+
+
+def test_a_serving_stack_that_would_fill_the_quota_is_refused():
+    with pytest.raises(Exception, match="exceeds the namespace quota 16"):
+        run_program("serving", "staging", config={"maxReplicas": "10"})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_in_the_monitoring_namespace_may_scrape_the_service(stack_runs, stack):
+    run = stack_runs[("serving", stack)]
+    (policy,) = [d for d in run.mocks.of_type("networking.k8s.io/v1:NetworkPolicy") if d.name.endswith("-ingress")]
+    peers = policy.inputs["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in peers
+    assert policy.inputs["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": SERVING_PORT}]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tuning_workers_may_reach_their_study_database_and_nothing_else_is_opened(stack_runs, stack):
+    """Under the namespace's default-deny the workers could not reach the study: they get egress to its port."""
+    run = stack_runs[("ml", stack)]
+    (policy,) = run.mocks.of_type("networking.k8s.io/v1:NetworkPolicy")
+    assert policy.inputs["spec"]["podSelector"] == {"matchLabels": {"mlrig.io/stage": "tune"}}
+    assert policy.inputs["spec"]["egress"] == [{"ports": [{"protocol": "TCP", "port": 5432}]}]
+    (tuning,) = run.mocks.of_type("batch/v1:Job")
+    assert tuning.inputs["spec"]["template"]["metadata"]["labels"]["mlrig.io/stage"] == "tune"
+
+
+def test_a_study_url_without_a_known_port_is_refused_by_name():
+    assert database_port("postgresql+psycopg://u:p@db:6543/optuna") == 6543
+    assert database_port("mysql://u:p@db/optuna") == 3306
+    with pytest.raises(ValueError, match="tuningDbUrl: cannot tell the database port"):
+        database_port("redis://db/0")
+
+
+def test_a_rollout_has_a_deadline_and_pods_drain_before_they_stop(stack_runs):
+    """`pulumi up` fails within rolloutTimeoutSeconds when new pods never turn Ready (the old ones keep serving),
+    and a stopping pod keeps answering while kube-proxy drops it from the Service."""
+    run = run_program("serving", "dev", config={"rolloutTimeoutSeconds": "90"})
+    (deployment,) = _deployments(run)
+    assert deployment.inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"
+    container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
+    assert container["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+
+
+def test_every_volume_name_is_a_dns_label(stack_runs):
+    """The API server refuses other names (kubernetes-validate's schema does not check them): `/home/app/.bentoml`
+    once became `rw-home-app-.bentoml` and every serving `pulumi up` failed on a real cluster."""
+    label = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    for run in stack_runs.values():
+        for _, spec in pod_specs(run):
+            for volume in spec.get("volumes", []):
+                assert label.match(volume["name"]) and len(volume["name"]) <= 63, volume["name"]

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from infra.components.endpoint import ModelEndpointArgs
 from infra.images.cache import CACHE_ENV, cache_key
 from infra.images.context import pinned_closure, pipeline_packages, render_dockerfile
 from infra.images.errors import ImageError
+from infra.images.layout import BENTOML_HOME
 from service.package import RUNTIME_PACKAGES
 
 
@@ -37,6 +39,12 @@ def test_the_serving_dockerfile_carries_the_bentos_envs(tmp_path: Path):
     text = (tmp_path / "Dockerfile").read_text()
     assert "ENV MLRIG_CONFIG=mlrig.toml" in text
     assert "{bento_envs}" not in text
+
+
+def test_the_serving_image_keeps_bentoml_home_where_the_deployment_makes_it_writable(tmp_path: Path):
+    render_dockerfile("serving", tmp_path, bento_envs="")
+    assert f"BENTOML_HOME={BENTOML_HOME} " in (tmp_path / "Dockerfile").read_text()
+    assert BENTOML_HOME in ModelEndpointArgs(namespace="ns", image="x:1", service_account="sa").writable_paths
 
 
 def test_cache_keys_change_with_the_pins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
