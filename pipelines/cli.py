@@ -35,6 +35,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.console import ConfigOption, console
@@ -123,7 +124,14 @@ def refine(config: ConfigOption = None, partition: PartitionOption = None) -> No
     try:
         key, key_source = pii_key(cfg.work_dir)
         with console.status("refining bronze → silver"):
-            result = run_refine(Lake(cfg.lake_url), cfg.contract, key, partition, progress=_progress("refine"))
+            result = run_refine(
+                Lake(cfg.lake_url),
+                cfg.contract,
+                key,
+                partition,
+                progress=_progress("refine"),
+                max_quarantine_share=cfg.quality.max_quarantine_share,
+            )
     except (RefineError, PiiKeyError) as err:
         raise _fail("refine", err) from err
     if result.up_to_date:
@@ -276,6 +284,8 @@ def gate(
     if not verdict.passed:
         failed = ", ".join(rule.name for rule in verdict.rules if not rule.passed)
         console.print(f"[red]gate: {verdict.challenger} is not promoted[/] (failed: {failed}).")
+        for tip in verdict.advice:
+            console.print(f"  try: {escape(tip)}")  # the tips name [config] sections, not rich markup
         raise typer.Exit(1)
     console.print(f"gate: {verdict.challenger} is now the champion.")
 

@@ -68,9 +68,9 @@ class Contract(_Strict):
     dataset: str
     target: str
     positive_class: str
-    entity_key: str
-    event_time: str
-    duplicate_key: tuple[str, ...]
+    entity_key: str | None = None  # none: rows are independent, split at random (one row per customer)
+    event_time: str | None = None  # none: snapshots; the ingest time stands in where a time is needed
+    duplicate_key: tuple[str, ...] = ()  # empty: a duplicate is the same record again, every column equal
     columns: dict[str, Column]
 
     @model_validator(mode="before")
@@ -83,7 +83,7 @@ class Contract(_Strict):
     @model_validator(mode="after")
     def _references_exist(self) -> Self:
         for key in (self.target, self.entity_key, self.event_time, *self.duplicate_key):
-            if key not in self.columns:
+            if key is not None and key not in self.columns:
                 raise ValueError(f"contract refers to column {key!r}, which is not in [contract.columns]")
         target = self.columns[self.target]
         if target.role != "target":
@@ -128,21 +128,45 @@ class Storage(_Strict):
         return self
 
 
+class ThresholdPolicy(_Strict):
+    """How the decision threshold is chosen on validation data (pipelines/ml/threshold.py); the model keeps it."""
+
+    policy: Literal["max_f1", "cost", "min_precision", "min_recall", "fixed"] = "max_f1"
+    cost_ratio: float = Field(1.0, gt=0)  # policy "cost": a missed positive costs this many false alarms
+    min_precision: float | None = Field(None, gt=0, le=1)  # policy "min_precision": the most recall at this
+    min_recall: float | None = Field(None, gt=0, le=1)  # policy "min_recall": the most precision at this
+    value: float = Field(0.5, gt=0, lt=1)  # policy "fixed"
+    validation_fraction: float = Field(0.2, gt=0, lt=1)  # of the train part, held out to choose the threshold
+
+    @model_validator(mode="after")
+    def _target_given(self) -> Self:
+        if self.policy in ("min_precision", "min_recall") and getattr(self, self.policy) is None:
+            raise ValueError(f"policy {self.policy!r} needs `{self.policy}` (e.g. {self.policy} = 0.5)")
+        return self
+
+
 class ModelSettings(_Strict):
     name: str
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
     params: dict[str, float | int | str] = Field(default_factory=dict)
     slices: tuple[str, ...] = ()  # categorical columns whose groups get their own metrics (and a gap rule)
+    threshold: ThresholdPolicy = ThresholdPolicy()
 
 
 GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")  # all higher-is-better: one comparison rule
+LIFT_METRICS = ("roc_auc", "f1", "precision", "accuracy")  # those with a trivial baseline (pipelines/ml/lift.py)
 
 
 class GateSettings(_Strict):
     """What a challenger must show before it becomes champion; see pipelines/ml/gate.py."""
 
     min_metrics: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.7})
+    # lift over the trivial baseline (chance, flagging everyone) on the test rows that the bootstrap lower bound
+    # at lift_confidence must exceed: 0 means "better than needing no model, beyond the noise of these rows"
+    min_lift: dict[str, float] = Field(default_factory=dict)
+    lift_confidence: dict[str, float] = Field(default_factory=dict)  # per metric; not named: 0.95
+    lift_rounds: int = Field(1000, ge=100)  # bootstrap resamples of the test rows
     max_regression: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.01})
     max_slice_gap: dict[str, float] = Field(default_factory=dict)
     min_slice_rows: int = Field(30, ge=1)  # smaller groups are too noisy to judge a gap on
@@ -150,6 +174,10 @@ class GateSettings(_Strict):
     max_p99_batch_ms: float = Field(500.0, gt=0)
     batch_rows: int = Field(1000, ge=1)
     latency_repeats: int = Field(200, ge=10)
+
+    def lift_confidences(self) -> dict[str, float]:
+        """Each min_lift metric with the confidence of its lower bound (0.95 unless lift_confidence names it)."""
+        return {metric: self.lift_confidence.get(metric, 0.95) for metric in self.min_lift}
 
 
 class TuningSettings(_Strict):
@@ -246,6 +274,12 @@ class BusinessSettings(_Strict):
     value_periods: int = Field(12, ge=1)  # value at stake counted over this many periods
 
 
+class QualitySettings(_Strict):
+    """Data-quality limits refine enforces (and `mlrig init` checks its proposal against)."""
+
+    max_quarantine_share: float = Field(0.05, gt=0, le=1)  # more quarantined than this: the contract is wrong
+
+
 class ImagesSettings(_Strict):
     """Container images: the pinned base, how a local base is made, names and the non-root user."""
 
@@ -271,6 +305,7 @@ class Config(_Strict):
     serving: ServingSettings
     monitoring: MonitoringSettings = MonitoringSettings()
     business: BusinessSettings = BusinessSettings()
+    quality: QualitySettings = QualitySettings()
     release: ReleaseSettings = ReleaseSettings()
     gate: GateSettings = GateSettings()
     tuning: TuningSettings = TuningSettings()
@@ -353,4 +388,17 @@ def _check_ml_references(config: Config) -> Config:
         unknown = sorted(set(rules) - set(GATED_METRICS))
         if unknown:
             raise ConfigError(f"gate.{key}: unknown metric(s) {unknown}; use any of {list(GATED_METRICS)}.")
+    no_baseline = sorted(set(gate.min_lift) - set(LIFT_METRICS))
+    if no_baseline:
+        raise ConfigError(
+            f"gate.min_lift: {no_baseline} has no trivial baseline to lift over (flagging everyone reaches recall "
+            f"1.0); use any of {list(LIFT_METRICS)}, and gate.min_metrics for an absolute floor."
+        )
+    stray = sorted(set(gate.lift_confidence) - set(gate.min_lift))
+    bad = {m: c for m, c in gate.lift_confidence.items() if not 0.5 <= c < 1}
+    if stray or bad:
+        raise ConfigError(
+            f"gate.lift_confidence: {stray or bad}: name only metrics of gate.min_lift, each with a confidence in "
+            "[0.5, 1) (0.5: the median resample, about the point estimate; 0.95: a one-sided 95 % lower bound)."
+        )
     return config

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipelines.config import Config, ConfigError, load_config
 
@@ -23,10 +24,10 @@ def config_or_exit(path: Path | None) -> Config:
     try:
         return load_config(path)
     except ConfigError as err:
-        console.print(f"[red]config error:[/] {err}")
+        console.print(f"[red]config error:[/] {escape(str(err))}")
         raise typer.Exit(2) from err
 
 
 def fail(stage: str, err: Exception) -> typer.Exit:
-    console.print(f"[red]{stage} failed:[/] {err}")
+    console.print(f"[red]{stage} failed:[/] {escape(str(err))}")  # messages name [config] sections: not markup
     return typer.Exit(1)

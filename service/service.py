@@ -19,6 +19,7 @@ import bentoml
 
 from pipelines.config import CONFIG_ENV, load_config
 from pipelines.ml.scorer import load_scorer
+from pipelines.ml.threshold import threshold_of
 from pipelines.pii import PiiKeyError, pii_key, pseudonymize_value
 from service.front_door import REQUEST_ID_HEADER, REQUEST_KEY_HEADER, FrontDoor, Route, ScoringSlot
 from service.metrics import serving_metrics
@@ -96,6 +97,7 @@ class _Scorer:
             scorer=load_scorer(Path(ref.path)),
             positive=CONTRACT.positive_class,
             negative=NEGATIVE_CLASS,
+            threshold=threshold_of(ref.info.metadata),  # chosen for this model in training, never a fixed 0.5
         )
 
     @bentoml.on_shutdown

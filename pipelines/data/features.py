@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines.config import BusinessSettings, Contract
-from pipelines.data.ingest import INGEST_DATE
+from pipelines.data.ingest import INGEST_DATE, INGESTED_AT
 from pipelines.data.refine import RefineError, partition_filter, partitions
 from pipelines.lake import Lake
 from pipelines.lineage import Run, is_up_to_date, record
@@ -42,8 +42,12 @@ def features_table_name(contract: Contract) -> str:
 
 
 def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
+    """Features, the 0/1 label, and what splits need: the entity key (if any) and a time, the event time or, for
+    snapshots without one, the ingest time standing in."""
     label = (pl.col(contract.target) == contract.positive_class).cast(pl.Int8).alias(LABEL)
-    return silver.select(contract.entity_key, contract.event_time, *contract.feature_names, label, INGEST_DATE)
+    key = [contract.entity_key] if contract.entity_key else []
+    time = contract.event_time or INGESTED_AT
+    return silver.select(*key, time, *contract.feature_names, label, INGEST_DATE)
 
 
 def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
@@ -59,6 +63,10 @@ def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessS
         ]
     if not business.segment_by:
         return silver.select(aggregates)
+    # Delta refuses two columns whose names differ only in case: a segment column called `Records` (a credit
+    # export's flag) must not meet the `records` count
+    taken = {name.lower() for name in business.segment_by}
+    aggregates = [a.name.prefix("segment_") if a.meta.output_name().lower() in taken else a for a in aggregates]
     return silver.group_by(*business.segment_by).agg(aggregates).sort(*business.segment_by)
 
 

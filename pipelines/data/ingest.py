@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.config import Contract
+from pipelines.data.raw_files import RawFileError, read_bytes
 from pipelines.lake import Lake
 from pipelines.lineage import Run, record
 
@@ -43,18 +44,28 @@ class IngestResult:
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # file → extra columns not stored
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _raw_bytes(path: Path) -> bytes:
+    """A drop's bytes; anything that is not a regular file (a FIFO, a device, a directory, a link loop) is
+    refused by name without being opened."""
+    try:
+        return read_bytes(path)
+    except RawFileError as err:
+        raise IngestError(str(err)) from err
 
 
-def _utf8_bytes(path: Path, encoding: str) -> bytes:
-    """The file as UTF-8, transcoded from `encoding`; a byte that does not decode is refused by line."""
-    data = path.read_bytes()
-    if data.startswith(_ARCHIVE_MAGIC) or b"\x00" in data[:8192]:
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _utf8_bytes(path: Path, encoding: str, data: bytes) -> bytes:
+    """The file as UTF-8, transcoded from `encoding`; a byte that does not decode is refused by line.
+
+    A byte-order mark is unambiguous and wins over the configured encoding: Excel's "Unicode text" and "CSV
+    UTF-8" exports carry one (UTF-16 and UTF-8 with BOM), and `mlrig init` reads them the same way."""
+    if data.startswith(_UTF16_BOMS):
+        encoding = "utf-16"
+    elif data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif data.startswith(_ARCHIVE_MAGIC) or b"\x00" in data[:8192]:
         raise IngestError(
             f"{path}: binary content, not CSV text (compressed, or a spreadsheet saved as .csv?). Unpack or "
             "re-export it as CSV; nothing was ingested."
@@ -68,7 +79,7 @@ def _utf8_bytes(path: Path, encoding: str) -> bytes:
             'Excel export, set encoding = "cp1252" under [storage] in mlrig.toml (ingest transcodes it), or '
             "re-export it as UTF-8. Nothing was ingested."
         ) from err
-    return data if codecs.lookup(encoding).name == "utf-8" else text.encode("utf-8")
+    return data if encoding == "utf-8" or codecs.lookup(encoding).name == "utf-8" else text.encode("utf-8")
 
 
 def _first_long_line(data: bytes, width: int) -> int:
@@ -89,11 +100,12 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(pl.col(c).cast(pl.String) for c in frame.columns).with_columns(pl.all().replace("", None))
 
 
-def _read_typed(path: Path, file_format: str) -> pl.DataFrame:
-    if path.stat().st_size == 0:
+def _read_typed(path: Path, file_format: str, data: bytes) -> pl.DataFrame:
+    if not data:
         raise IngestError(f"{path}: the file is empty. Remove it or replace it with a full export.")
     try:
-        frame = pl.read_parquet(path) if file_format == "parquet" else pl.read_ndjson(path)
+        source = io.BytesIO(data)
+        frame = pl.read_parquet(source) if file_format == "parquet" else pl.read_ndjson(source)
     except (pl.exceptions.PolarsError, OSError) as err:
         raise IngestError(
             f"{path}: not readable as {file_format} ({err}). Re-export it; nothing was ingested."
@@ -102,7 +114,12 @@ def _read_typed(path: Path, file_format: str) -> pl.DataFrame:
 
 
 def read_raw_file(
-    path: Path, contract: Contract, encoding: str = "utf-8", delimiter: str = ",", file_format: str = "csv"
+    path: Path,
+    contract: Contract,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+    file_format: str = "csv",
+    data: bytes | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Read one drop as text: (the contract's columns, names of extra columns that were ignored).
 
@@ -110,13 +127,14 @@ def read_raw_file(
     addition does not stop the pipeline until the contract adopts it. Short (truncated) records are kept with
     nulls and quarantined by refine; a record with more fields than the header refuses the file.
     """
+    data = _raw_bytes(path) if data is None else data
     if file_format != "csv":
-        return _checked_columns(path, _read_typed(path, file_format), contract)
-    if path.stat().st_size == 0:
+        return _checked_columns(path, _read_typed(path, file_format, data), contract)
+    if not data:
         raise IngestError(
             f"{path}: the file is empty. Remove it from the drop folder or replace it with a full export."
         )
-    data = _utf8_bytes(path, encoding)
+    data = _utf8_bytes(path, encoding, data)
     try:
         frame = pl.read_csv(io.BytesIO(data), infer_schema=False, raise_if_empty=True, separator=delimiter)
     except pl.exceptions.NoDataError as err:
@@ -147,6 +165,25 @@ def _checked_columns(path: Path, frame: pl.DataFrame, contract: Contract) -> tup
     return frame.select(list(contract.columns)), extra
 
 
+def _no_drops(raw_dir: Path, file_format: str) -> str:
+    """Why nothing was found: an empty folder, or drops of another format than [storage] format names."""
+    wanted = "/".join(RAW_SUFFIXES[file_format])
+    others = {
+        fmt: sorted(p.name for pattern in patterns for p in raw_dir.glob(pattern))
+        for fmt, patterns in RAW_SUFFIXES.items()
+        if fmt != file_format
+    }
+    found = {fmt: names for fmt, names in others.items() if names}
+    if found:
+        fmt, names = next(iter(found.items()))
+        return (
+            f"no {wanted} drops in {raw_dir}, but {fmt} files are there ({', '.join(names[:3])}): [storage] format "
+            f"is {file_format!r}. Set format = {fmt!r} under [storage] in the config (`mlrig init` detects it), "
+            "or export CSV. Nothing was ingested."
+        )
+    return f"no {wanted} drops in {raw_dir}. Put raw files there (or run `mlrig generate` for demo data)."
+
+
 def ingest(
     raw_dir: Path,
     lake: Lake,
@@ -167,18 +204,17 @@ def ingest(
     patterns = RAW_SUFFIXES[file_format]
     files = sorted({f for pattern in patterns for f in raw_dir.glob(pattern)})
     if not files:
-        raise IngestError(
-            f"no {'/'.join(patterns)} drops in {raw_dir}. Put raw files there (or run `mlrig generate` for demo data)."
-        )
+        raise IngestError(_no_drops(raw_dir, file_format))
     seen = set(bronze.scan().select(SOURCE_SHA).unique().collect()[SOURCE_SHA]) if bronze.exists() else set()
     now = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parts, skipped, ignored = [], 0, {}
     for path in files:
-        sha = _sha256(path)
+        data = _raw_bytes(path)
+        sha = hashlib.sha256(data).hexdigest()
         if sha in seen:
             skipped += 1
             continue
-        frame, extra = read_raw_file(path, contract, encoding, delimiter, file_format)
+        frame, extra = read_raw_file(path, contract, encoding, delimiter, file_format, data)
         if extra:
             ignored[path.name] = extra
         if progress:

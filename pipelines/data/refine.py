@@ -108,6 +108,51 @@ def systematic_failures(quarantined: pl.DataFrame, raw: pl.DataFrame) -> list[st
     ]
 
 
+def duplicate_columns(contract: Contract) -> list[str]:
+    """What makes two rows the same record: the contract's duplicate_key, or else every column (the same record
+    exported twice). The whole-row comparison includes the PII columns, read here and never written."""
+    return list(contract.duplicate_key) or list(contract.columns)
+
+
+def rule_failures(raw: pl.DataFrame, typed: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """Per broken row (by `__row`), the rules it breaks: its text did not parse, or a contract check failed.
+
+    A row whose text did not parse is reported by that alone, not also by the checks its null then fails. Also
+    what `mlrig init` runs on its sample, so a proposal is judged by the rules refine will apply.
+    """
+    type_rule = raw.select(_ROW).with_columns(_type_failures(raw, typed, contract).alias(RULE))
+    type_rule = type_rule.filter(pl.col(RULE) != "")
+    broken = _contract_failures(typed, contract).with_columns(pl.col(_ROW).cast(pl.UInt32))
+    type_rule = type_rule.with_columns(pl.col(_ROW).cast(pl.UInt32))
+    return pl.concat([type_rule, broken.join(type_rule, on=_ROW, how="anti")])
+
+
+def text_failures(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """`rule_failures` of a frame of raw text (a sample of drops, as `mlrig init` reads them)."""
+    raw = frame.select([c for c in contract.columns if c in frame.columns]).with_row_index(_ROW)
+    typed = raw.with_columns(cast_from_text(c) for c in contract.columns.values() if c.name in raw.columns)
+    return rule_failures(raw, typed, contract)
+
+
+def rule_counts(rules: pl.DataFrame) -> list[tuple[str, int]]:
+    """(rule, rows) for every rule broken, the most frequent first."""
+    counted = rules.select(pl.col(RULE).str.split("; ")).explode(RULE).group_by(RULE).agg(pl.len().alias("rows"))
+    return [(rule, rows) for rule, rows in counted.sort(["rows", RULE], descending=[True, False]).iter_rows()]
+
+
+def quarantine_rate_error(rules: pl.DataFrame, rows: int, limit: float, what: str) -> str | None:
+    """The message when more than `limit` of `rows` would be quarantined, naming the rules that do it; else None."""
+    if not rows or rules.height / rows <= limit:
+        return None
+    top = "; ".join(f"`{rule}` {count} rows" for rule, count in rule_counts(rules)[:5])
+    return (
+        f"{rules.height} of {rows} rows ({rules.height / rows:.1%}) of {what} break the contract, above the limit of "
+        f"{limit:.0%} ([quality] max_quarantine_share). The rules that quarantine most: {top}. A rule broken by "
+        "this many rows is usually the contract's error (a bound too tight, a value left out of `allowed`, a "
+        "column that may be empty): fix it in the config, or fix the export."
+    )
+
+
 def partition_filter(partition: str | None, table_label: str, available: list[str]) -> str | None:
     """The Delta predicate for one `_ingest_date` partition (None: the whole table); refuses unknown partitions."""
     if partition is None:
@@ -129,8 +174,12 @@ def refine(
     pii_key: str,
     partition: str | None = None,
     progress: Callable[[str], None] | None = None,
+    max_quarantine_share: float = 1.0,
 ) -> RefineResult:
-    """Bronze (all of it, or one `_ingest_date` partition) → silver + quarantine, replacing what it covers."""
+    """Bronze (all of it, or one `_ingest_date` partition) → silver + quarantine, replacing what it covers.
+
+    More quarantined rows than `max_quarantine_share` stops the run before anything is written (RefineError).
+    """
     bronze = lake.table("bronze", contract.dataset)
     silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
     if not bronze.exists():
@@ -145,26 +194,26 @@ def refine(
         return RefineResult(run.run_id, up_to_date=True, silver_version=silver.version())
 
     # Only what silver or quarantine keeps is read; one full-width copy at a time keeps 1M rows under ~1.5 GiB.
-    kept = [*silver_columns(contract), SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE, RUN_ID]
+    compared = [c for c in duplicate_columns(contract) if c not in silver_columns(contract)]  # whole-row PII
+    kept = [*silver_columns(contract), *compared, SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE, RUN_ID]
     raw = source.select(kept).sort(INGESTED_AT, SOURCE_FILE, SOURCE_LINE).collect().with_row_index(_ROW)
     if progress:
         progress(f"read {raw.height} bronze rows" + (f" from partition {partition}" if partition else ""))
     typed = raw.with_columns(cast_from_text(c) for c in contract.columns.values() if c.name in raw.columns)
-    type_rule = raw.select(_ROW).with_columns(_type_failures(raw, typed, contract).alias(RULE))
-    type_rule = type_rule.filter(pl.col(RULE) != "")
-    # A row whose text did not parse is reported by that alone, not also by the checks its null then fails.
-    broken = _contract_failures(typed, contract).with_columns(pl.col(_ROW).cast(pl.UInt32))
-    rules = pl.concat([type_rule, broken.join(type_rule, on=_ROW, how="anti")])
+    rules = rule_failures(raw, typed, contract)
+    too_many = quarantine_rate_error(rules, raw.height, max_quarantine_share, f"bronze/{contract.dataset}")
+    if too_many:
+        raise RefineError(f"{too_many} Nothing was written.")
 
-    keys = typed.select(_ROW, *contract.duplicate_key).join(rules, on=_ROW, how="anti")
-    firsts = keys.filter(pl.struct(contract.duplicate_key).is_first_distinct())[_ROW]
+    keys = typed.select(_ROW, *duplicate_columns(contract)).join(rules, on=_ROW, how="anti")
+    firsts = keys.filter(pl.struct(duplicate_columns(contract)).is_first_distinct())[_ROW]
     silver_rows = treat_pii(typed.filter(pl.col(_ROW).is_in(firsts.implode())), contract, pii_key).select(
         *silver_columns(contract), SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE
     )
     del typed
     quarantined = (
         treat_pii(raw.join(rules, on=_ROW), contract, pii_key)
-        .drop(_ROW)
+        .drop(_ROW, *compared, strict=False)
         .with_columns(pl.lit(run.run_id).alias(QUARANTINE_RUN))
     )
     valid = keys.height

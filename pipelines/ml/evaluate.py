@@ -22,13 +22,15 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-DECISION_THRESHOLD = 0.5
+from pipelines.ml.threshold import DEFAULT_THRESHOLD as DECISION_THRESHOLD
+from pipelines.ml.threshold import decide
+
 CALIBRATION_BINS = 10
 
 
 def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = DECISION_THRESHOLD) -> dict:
     """Headline metrics; ROC AUC is None for a group holding one class only (it is undefined there)."""
-    predicted = (scores >= threshold).astype(int)
+    predicted = decide(scores, threshold).astype(int)
     tn, fp, fn, tp = confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
     both_classes = len(np.unique(labels)) == 2
     return {
@@ -45,13 +47,15 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
     }
 
 
-def slice_metrics(labels: np.ndarray, scores: np.ndarray, groups: pd.DataFrame) -> dict[str, dict[str, dict]]:
+def slice_metrics(
+    labels: np.ndarray, scores: np.ndarray, groups: pd.DataFrame, threshold: float = DECISION_THRESHOLD
+) -> dict[str, dict[str, dict]]:
     """{slice column: {group value: metrics}} for every column in `groups` (null values form a "(missing)" group)."""
     result: dict[str, dict[str, dict]] = {}
     for column in groups.columns:
         values = groups[column].astype("string").fillna("(missing)").to_numpy()
         result[column] = {
-            str(value): classification_metrics(labels[values == value], scores[values == value])
+            str(value): classification_metrics(labels[values == value], scores[values == value], threshold)
             for value in sorted(set(values))
         }
     return result
@@ -80,10 +84,15 @@ def _thin(series: dict[str, np.ndarray], points: int = 200) -> dict[str, list[fl
     return {name: np.asarray(values)[keep].round(4).tolist() for name, values in series.items()}
 
 
-def evaluate(labels: np.ndarray, scores: np.ndarray, slice_columns: pd.DataFrame | None = None) -> dict:
-    """Everything the gate and the card read about one model on one test split."""
+def evaluate(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    slice_columns: pd.DataFrame | None = None,
+    threshold: float = DECISION_THRESHOLD,
+) -> dict:
+    """Everything the gate and the card read about one model on one test split, at the model's own threshold."""
     return {
-        "metrics": classification_metrics(labels, scores),
-        "slices": slice_metrics(labels, scores, slice_columns) if slice_columns is not None else {},
+        "metrics": classification_metrics(labels, scores, threshold),
+        "slices": slice_metrics(labels, scores, slice_columns, threshold) if slice_columns is not None else {},
         "curves": curves(labels, scores),
     }

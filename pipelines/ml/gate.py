@@ -24,8 +24,10 @@ from pipelines.config import Config, GateSettings
 from pipelines.lake import Lake
 from pipelines.ml import registry
 from pipelines.ml.evaluate import evaluate
+from pipelines.ml.lift import Lift, lift_bounds, trivial_baseline
 from pipelines.ml.register import load_model, record_metadata
 from pipelines.ml.scorer import MAX_PROBABILITY_GAP, ScorerError, agreement, load_scorer
+from pipelines.ml.threshold import DEFAULT_THRESHOLD, threshold_of
 from pipelines.ml.train import Split, load_split
 
 LATENCY_ROUNDS = 3  # a slow round is measured again, up to this many times; the best counts
@@ -56,6 +58,7 @@ class Verdict:
     test_rows: int
     gold: str
     notes: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)  # what to try, one line per failed kind of rule
 
     def to_dict(self) -> dict:
         return {**asdict(self), "status": "passed" if self.passed else "failed"}
@@ -96,6 +99,7 @@ def judge(report: dict, champion_report: dict | None, latency: dict[str, float],
         Rule(f"{name} ≥ minimum", _value(metrics, name), floor, _value(metrics, name) >= floor)
         for name, floor in settings.min_metrics.items()
     ]
+    rules += [_lift_rule(lift, settings.min_lift[name]) for name, lift in report.get("lift", {}).items()]
     if champion_report is not None:
         for name, allowed in settings.max_regression.items():
             delta = _value(metrics, name) - _value(champion_report["metrics"], name)
@@ -141,6 +145,18 @@ def judge(report: dict, champion_report: dict | None, latency: dict[str, float],
     return rules
 
 
+def _lift_rule(lift: Lift, required: float) -> Rule:
+    """The lift's lower bound must exceed `required` (strictly: a constant score lifts AUC by exactly 0)."""
+    bound = f"{lift.confidence:.0%} lower bound" if lift.confidence > 0.5 else "median"
+    return Rule(
+        f"{lift.metric} lift over trivial, {bound}",
+        lift.lower_bound,
+        required,
+        lift.lower_bound > required,  # NaN (one class in the test rows) fails
+        f"{lift.value:.3f} vs {lift.baseline:.3f}; {lift.rounds} resamples of {lift.rows} rows ({lift.positives} pos.)",
+    )
+
+
 def scorer_rule(tag: str, pipeline, split: Split, config: Config) -> Rule:
     """The serving scorer stored with `tag` must give the Pipeline's probabilities on the test rows: the Bento
     serves the scorer, while every metric above was measured on the Pipeline."""
@@ -161,17 +177,29 @@ def _value(metrics: dict, name: str) -> float:
     return float("nan") if value is None else float(value)  # NaN fails every comparison: undefined never passes
 
 
-def score(model, split: Split, config: Config) -> dict:
-    """`evaluate()` of `model` on the split's test rows."""
+def score(model, split: Split, config: Config, threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """`evaluate()` of `model` on the split's test rows, deciding at the model's own threshold, with its lift over
+    the trivial baselines `[gate] min_lift` names (`report["lift"]`)."""
     features = split.features(config, "test")
     scores = model.predict_proba(features)[:, 1]
-    return evaluate(split.labels("test"), scores, split.slice_columns(config))
+    labels = split.labels("test")
+    report = evaluate(labels, scores, split.slice_columns(config), threshold)
+    confidences = config.gate.lift_confidences()
+    report["lift"] = lift_bounds(labels, scores, threshold, confidences, config.gate.lift_rounds, config.model.seed)
+    return report
 
 
-def gate_models(challenger, champion, split: Split, config: Config) -> tuple[list[Rule], dict, dict | None, dict]:
-    """The pure part of the gate: judge two model objects on one split (the champion may be None)."""
-    report = score(challenger, split, config)
-    champion_report = score(champion, split, config) if champion is not None else None
+def gate_models(
+    challenger,
+    champion,
+    split: Split,
+    config: Config,
+    thresholds: tuple[float, float] = (DEFAULT_THRESHOLD, DEFAULT_THRESHOLD),
+) -> tuple[list[Rule], dict, dict | None, dict]:
+    """The pure part of the gate: judge two model objects on one split (the champion may be None), each at its
+    own decision threshold (challenger's, champion's)."""
+    report = score(challenger, split, config, thresholds[0])
+    champion_report = score(champion, split, config, thresholds[1]) if champion is not None else None
     latency = measure_latency(challenger, split.features(config, "test"), config.gate)
     return judge(report, champion_report, latency, config.gate), report, champion_report, latency
 
@@ -196,12 +224,15 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
     if champion_tag == tag:
         champion_tag = None
         notes.append("re-gating the current champion: absolute rules only")
-    elif champion_tag is not None:
+    champion_threshold = DEFAULT_THRESHOLD
+    if champion_tag is not None:
         _, champion, champion_meta = load_model(champion_tag)
+        champion_threshold = threshold_of(champion_meta)
         if champion_meta.get("contract_hash") != config.contract.fingerprint:
             notes.append(f"champion {champion_tag} was trained under another contract: absolute rules only")
             champion, champion_tag = None, None
-    rules, report, champion_report, latency = gate_models(challenger, champion, split, config)
+    thresholds = (threshold_of(metadata), champion_threshold)
+    rules, report, champion_report, latency = gate_models(challenger, champion, split, config, thresholds)
     rules.append(scorer_rule(tag, challenger, split, config))
     verdict = Verdict(
         challenger=tag,
@@ -214,6 +245,7 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
         test_rows=len(split.test_idx),
         gold=f"{split.gold_table}@v{split.gold_version}",
         notes=notes,
+        advice=advice(rules, report["metrics"], metadata.get("threshold") or {}),
     )
     record_metadata(tag, "gate", verdict.to_dict())
     if verdict.passed:
@@ -223,6 +255,51 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
         except registry.ChampionError as err:
             raise GateError(f"{tag} passed the gate but could not be promoted: {err}") from err
     return verdict
+
+
+def advice(rules: list[Rule], metrics: dict, threshold: dict) -> list[str]:
+    """What to try for each kind of failed rule, from the numbers at hand: a first run that ends in "gate FAILED"
+    must say why and what next."""
+    failed = [rule.name for rule in rules if not rule.passed]
+    rate = metrics.get("positive_rate", 0.0)
+    tips = []
+    decision_rule = any(
+        name.split(" ")[0] in ("precision", "recall", "f1", "accuracy") and ("minimum" in name or "lift" in name)
+        for name in failed
+    )
+    if decision_rule:
+        tips.append(
+            f"decisions: the threshold is {threshold.get('value', DEFAULT_THRESHOLD):.3f} "
+            f"(policy {threshold.get('policy', 'fixed 0.5')}) and {rate:.1%} of test rows are positive. Choose it "
+            'for your errors under [model.threshold] (policy = "min_recall" with min_recall = 0.6, or "cost" '
+            "with cost_ratio = how many false alarms one missed positive is worth), and set [gate] min_lift "
+            f"over the trivial baseline rather than fixed minimums (flagging everyone scores F1 "
+            f"{trivial_baseline('f1', rate):.3f} here)."
+        )
+    if any(name.startswith(("roc_auc ≥", "accuracy ≥", "roc_auc lift")) for name in failed):
+        tips.append(
+            f"ranking: ROC AUC {metrics.get('roc_auc') or float('nan'):.3f} on {metrics.get('test_rows', 0)} test "
+            "rows, where 0.5 is chance: this model may have learned nothing, and should not serve. Check that "
+            "contract.positive_class is the outcome you mean, that the target is not shuffled or leaked away from "
+            "its row, and that features are not mostly empty (`mlrig report`); then more rows, features that carry "
+            "the signal, or `mlrig tune`."
+        )
+    if any("vs champion" in name for name in failed):
+        tips.append(
+            "champion: the challenger is worse on the same rows; the champion keeps serving. If the data "
+            "changed, compare the gold versions in both model cards before retraining."
+        )
+    if any(" gap by " in name for name in failed):
+        tips.append(
+            "fairness: one group scores much worse (the card's slice table says which); more rows of it, or "
+            "features that describe it, usually help more than a looser gate.max_slice_gap."
+        )
+    if any(name.startswith("p99") for name in failed):
+        tips.append(
+            "latency: fewer or shallower trees (model.params.n_estimators, num_leaves), or on a busy shared "
+            "machine a wider gate.max_p99_row_ms / max_p99_batch_ms."
+        )
+    return tips
 
 
 def verdict_table(verdict: Verdict) -> Table:

@@ -67,6 +67,7 @@ def register(result: TrainResult, config: Config) -> str:
             if isinstance(v, int | float | str | bool)
         },
         "metrics": result.metrics,
+        "threshold": result.threshold.to_dict() if result.threshold else None,  # the gate, service, monitoring
         "slices": result.slices,
         "curves": result.curves,
         "importance": result.importance,

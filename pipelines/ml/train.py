@@ -20,6 +20,7 @@ from pipelines.lake import Lake
 from pipelines.ml.evaluate import evaluate
 from pipelines.ml.explain import global_importance
 from pipelines.ml.model import build_model, fit_model, positive_probability
+from pipelines.ml.threshold import Threshold, choose_threshold
 
 MIN_ROWS = 200
 MIN_PER_CLASS = 20
@@ -63,6 +64,7 @@ class TrainResult:
     curves: dict = field(default_factory=dict)
     importance: dict[str, float] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    threshold: Threshold | None = None
     test_features: pd.DataFrame | None = None  # held-out rows: registration checks the serving scorer on them
 
 
@@ -83,9 +85,13 @@ def check_training_data(frame: pd.DataFrame, features: list[str], table: str) ->
         raise TrainingDataError(f"{table}: feature(s) {empty} are null in every row; check refine's quarantine.")
 
 
-def split_by_entity(frame: pd.DataFrame, entity: str, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_by_entity(
+    frame: pd.DataFrame, entity: str | None, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of one entity stay on one side; without an entity key every row is its own entity."""
     splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-    train_idx, test_idx = next(splitter.split(frame, groups=frame[entity]))
+    groups = frame[entity] if entity else np.arange(len(frame))
+    train_idx, test_idx = next(splitter.split(frame, groups=groups))
     return train_idx, test_idx
 
 
@@ -121,13 +127,19 @@ def load_split(
 
 
 def train(lake: Lake, config: Config, gold_version: int | None = None, params: dict | None = None) -> TrainResult:
-    """Fit on the train part, evaluate on the test part; `params` (e.g. tuned ones) override model.params."""
+    """Fit on most of the train part, choose the decision threshold on the rest (validation rows, by
+    `[model.threshold]`), evaluate on the test part at that threshold; `params` override model.params."""
     split = load_split(lake, config, gold_version)
     contract = config.contract
+    policy = config.model.threshold
+    train_part = split.frame.iloc[split.train_idx].reset_index(drop=True)
+    fit_idx, valid_idx = split_by_entity(train_part, contract.entity_key, policy.validation_fraction, config.model.seed)
+    x, y = train_part[contract.feature_names], train_part[LABEL]
     model = build_model(contract, config.model, **(params or {}))
-    model = fit_model(model, split.features(config, "train"), split.frame.iloc[split.train_idx][LABEL], contract)
+    model = fit_model(model, x.iloc[fit_idx], y.iloc[fit_idx], contract)
+    threshold = choose_threshold(y.iloc[valid_idx].to_numpy(), positive_probability(model, x.iloc[valid_idx]), policy)
     x_test, y_test = split.features(config, "test"), split.labels("test")
-    report = evaluate(y_test, positive_probability(model, x_test), split.slice_columns(config))
+    report = evaluate(y_test, positive_probability(model, x_test), split.slice_columns(config), threshold.value)
     return TrainResult(
         model,
         report["metrics"],
@@ -139,5 +151,6 @@ def train(lake: Lake, config: Config, gold_version: int | None = None, params: d
         curves=report["curves"],
         importance=global_importance(model, x_test, contract),
         params={**config.model.params, **(params or {})},
+        threshold=threshold,
         test_features=x_test,
     )

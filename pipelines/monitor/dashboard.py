@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from pipelines.monitor.outcomes import LABEL, LOGGED_AT, PROBABILITY, VARIANT
+from pipelines.monitor.outcomes import LABEL, LOGGED_AT, VARIANT, flagged
 
 LATENCY_MS = "latency_ms"
 CHART_HEIGHT = 320
@@ -30,6 +30,7 @@ class DashboardInputs:
     outcomes: pl.DataFrame | None  # predictions joined with their labels
     value_column: str | None  # e.g. monthly_charges: what a caught churner is worth per period
     value_periods: int  # e.g. 12: value at stake over a year
+    positive_class: str | None = None  # what a logged "prediction" says when the model flagged a record
 
 
 def _time_window(traces: list) -> list[dt.datetime] | None:
@@ -112,10 +113,14 @@ def performance_chart(performance: pl.DataFrame) -> str:
     return _figure(traces, "Performance on real outcomes", "ROC AUC")
 
 
-def business_table(outcomes: pl.DataFrame, value_column: str | None, value_periods: int) -> pl.DataFrame:
-    """Per day: churners the retention list caught, its precision, and the value of the caught churners."""
-    flagged = pl.col(PROBABILITY) >= 0.5
-    caught = flagged & (pl.col(LABEL) == 1)
+def business_table(
+    outcomes: pl.DataFrame, value_column: str | None, value_periods: int, positive_class: str | None = None
+) -> pl.DataFrame:
+    """Per day: churners the retention list caught, its precision, and the value of the caught churners. The list is
+    what the service decided, at the serving model's own threshold."""
+    outcomes = outcomes.with_columns(flagged(outcomes, positive_class).alias("_flagged"))
+    flagged_rows = pl.col("_flagged")
+    caught = flagged_rows & (pl.col(LABEL) == 1)
     value = (pl.col(value_column).filter(caught).sum() * value_periods) if value_column else pl.lit(None)
     return (
         outcomes.with_columns(pl.col(LOGGED_AT).dt.truncate("1d").alias("day"))
@@ -123,7 +128,7 @@ def business_table(outcomes: pl.DataFrame, value_column: str | None, value_perio
         .agg(
             caught.sum().alias("churners_caught"),
             (pl.col(LABEL) == 1).sum().alias("churners"),
-            (caught.sum() / flagged.sum()).alias("list_precision"),
+            (caught.sum() / flagged_rows.sum()).alias("list_precision"),
             value.alias("value_at_stake"),
         )
         .sort("day")
@@ -175,7 +180,7 @@ window.addEventListener("load", () => window.dispatchEvent(new Event("resize")))
 
 def render_dashboard(inputs: DashboardInputs, title: str, out_path: Path) -> Path:
     business = (
-        business_table(inputs.outcomes, inputs.value_column, inputs.value_periods)
+        business_table(inputs.outcomes, inputs.value_column, inputs.value_periods, inputs.positive_class)
         if inputs.outcomes is not None and inputs.outcomes.height
         else None
     )

@@ -14,9 +14,18 @@ import polars as pl
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from pipelines.ml.evaluate import DECISION_THRESHOLD
+from pipelines.ml.threshold import DEFAULT_THRESHOLD, decide
 
 REQUEST_KEY, LABEL, PROBABILITY, VARIANT, LOGGED_AT = "request_key", "label", "probability", "variant", "logged_at"
+PREDICTION = "prediction"
+
+
+def flagged(frame: pl.DataFrame, positive_class: str | None) -> pl.Series:
+    """Which served answers said "positive": the decision the service logged, made at the serving model's own
+    threshold; a log without decisions (older rows) falls back to 0.5."""
+    if positive_class is not None and PREDICTION in frame.columns:
+        return (frame[PREDICTION] == positive_class).fill_null(False)
+    return pl.Series(decide(frame[PROBABILITY].to_numpy(), DEFAULT_THRESHOLD))
 
 
 class OutcomesError(ValueError):
@@ -55,8 +64,7 @@ def join_outcomes(predictions: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFra
     )
 
 
-def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
-    predicted = scores >= DECISION_THRESHOLD
+def _metrics(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
     tp = int(np.sum(predicted & (labels == 1)))
     return {
         "outcomes": len(labels),
@@ -67,8 +75,8 @@ def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
     }
 
 
-def performance_by_window(joined: pl.DataFrame, every: str = "1d") -> pl.DataFrame:
-    """Precision, recall, ROC AUC and Brier loss per time window and per variant."""
+def performance_by_window(joined: pl.DataFrame, every: str = "1d", positive_class: str | None = None) -> pl.DataFrame:
+    """Precision, recall, ROC AUC and Brier loss per time window and per variant (decisions as served)."""
     by = [VARIANT] if VARIANT in joined.columns else []
     windows = joined.with_columns(pl.col(LOGGED_AT).dt.truncate(every).alias("window"))
     rows = []
@@ -77,7 +85,9 @@ def performance_by_window(joined: pl.DataFrame, every: str = "1d") -> pl.DataFra
             {
                 "window": keys[0],
                 **({VARIANT: keys[1]} if by else {}),
-                **_metrics(group[LABEL].to_numpy(), group[PROBABILITY].to_numpy()),
+                **_metrics(
+                    group[LABEL].to_numpy(), group[PROBABILITY].to_numpy(), flagged(group, positive_class).to_numpy()
+                ),
             }
         )
     return pl.DataFrame(rows).sort(["window", *by])

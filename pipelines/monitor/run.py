@@ -112,7 +112,8 @@ def monitor(config: Config, model_tag: str, hours: float | None = None) -> Monit
     )
     drift = detect_drift(reference, window, config.contract, settings)
     joined = _outcomes(config, window)
-    performance = performance_by_window(joined) if joined is not None and joined.height else None
+    served = joined is not None and joined.height
+    performance = performance_by_window(joined, positive_class=config.contract.positive_class) if served else None
     verdict = None
     if joined is not None and VARIANT in joined.columns and joined[VARIANT].n_unique() == 2:
         verdict = compare_variants(joined, settings.significance)
@@ -154,6 +155,7 @@ def monitor(config: Config, model_tag: str, hours: float | None = None) -> Monit
             joined,
             config.business.value_column,
             config.business.value_periods,
+            config.contract.positive_class,
         ),
         f"{config.project.name} monitoring",
         out / "dashboard.html",

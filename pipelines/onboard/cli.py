@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from pipelines.config import ConfigError, load_config
+from pipelines.data.refine import quarantine_rate_error, rule_counts, text_failures
 from pipelines.onboard.infer import InferenceError, ProposedContract, infer_contract
 from pipelines.onboard.sniff import Sample, SniffError, read_sample
 from pipelines.onboard.write import contract_changes, render_config, write_atomically
@@ -37,6 +40,26 @@ def review_table(proposed: ProposedContract, sample: Sample) -> Table:
             "; ".join(n for n in c.notes if not n.startswith("PII")) or (c.pii.reason if c.pii else ""),
         )
     return table
+
+
+def check_proposal(path: Path, sample: Sample) -> None:
+    """Load what was written as the pipeline will (it must load unchanged), and run refine's rules over the sample:
+    the review shows how many rows the proposal quarantines and by which rule, and warns above the limit."""
+    try:
+        written = load_config(path)
+    except ConfigError as err:  # a bug in init, not in the user's data: say so plainly
+        console.print(f"[red]init wrote a config that does not load:[/] {escape(str(err))}. Please report this.")
+        raise typer.Exit(1) from err
+    rules = text_failures(sample.frame, written.contract)
+    share = rules.height / max(sample.frame.height, 1)
+    top = ", ".join(f"{rule} ({rows})" for rule, rows in rule_counts(rules)[:6])
+    console.print(
+        f"init: on the sample, refine would quarantine {rules.height} of {sample.frame.height} rows ({share:.2%})"
+        + (f": {top}" if rules.height else "")
+    )
+    too_many = quarantine_rate_error(rules, sample.frame.height, written.quality.max_quarantine_share, "the sample")
+    if too_many:
+        console.print(f"[yellow]init: warning:[/] {escape(too_many)}")
 
 
 def init(
@@ -81,9 +104,11 @@ def init(
         if not write:
             proposal = config.with_suffix(".proposed.toml")
             write_atomically(proposal, text)
+            check_proposal(proposal, sample)
             console.print(f"init: {config} left as it is; the proposal is in {proposal}. Re-run with --write to apply.")
             return
     write_atomically(config, text)
+    check_proposal(config, sample)
     console.print(
         f"init: wrote {config}. Review the comments beside each column, then run the pipeline "
         "(mlrig ingest, refine, features, train, build, serve)."

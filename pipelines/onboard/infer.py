@@ -14,13 +14,17 @@ import polars as pl
 
 from pipelines.onboard.pii_scan import PiiFinding, scan_column
 
-MAX_CATEGORIES = 50  # more distinct values than this is free text or an identifier, not a category
+MAX_CATEGORIES = 100  # more distinct values than this is free text or an identifier (US states + typos fit)
 CATEGORY_SHARE = 0.05  # …or more distinct values than 5 % of the rows
 RANGE_MARGIN = 1.0  # bounds widened by the bulk's own span: room for tomorrow's tail, none for typos
 PARSE_SHARE = 0.98  # a type is taken when this share of non-empty values parses as it
-RARE_SHARE = 0.005  # categories and empties rarer than this are taken for dirt: quarantined, and said so
-NULLABLE_SHARE = 0.01
+RARE_SHARE = 0.005  # a category value rarer than this that is a variant of a common one is taken for a typo
 BOUND_QUANTILES = (0.01, 0.99)  # bounds from the bulk of the data, so a few typos do not set them
+OUTLIER_GAP = 10.0  # a top value ≥ 10× the next is an error (a unit slip, extra zeros, a 99999 sentinel)
+OUTLIER_SHARE = 0.01  # …when such values are rare: a real heavy tail is not a few isolated points
+OUTLIER_MIN_VALUES = 100  # …and the column has enough positive values to tell a tail from a slip
+TARGET_NOISE_SHARE = 0.05  # values beyond the two main target classes, up to this share, are dirt
+PLACEHOLDERS = {"n/a", "na", "#n/a", "null", "none", "nan", "?", "-", "--", "unknown", "invalid", "tbd", "#value!"}
 ID_UNIQUE_SHARE = 0.95
 BOOL_TOKENS = {"true", "false", "yes", "no", "y", "n", "t", "f"}
 POSITIVE_TOKENS = ("1", "true", "yes", "y", "t", "churned", "fraud", "default", "positive", "bad")
@@ -70,6 +74,8 @@ class ProposedContract:
     rows_sampled: int
     segment_by: list[str] = field(default_factory=list)  # [business] and model.slices
     value_column: str | None = None  # [business]: what one record is worth per period
+    duplicate_key: list[str] = field(default_factory=list)  # empty: the whole row
+    positive_rate: float = 0.5  # of the sample's two classes: sets the trivial baselines the gate must beat
 
 
 def _parses(values: pl.Series, dtype: pl.DataType) -> float:
@@ -96,11 +102,10 @@ def infer_column(name: str, values: pl.Series, rows: int, entity_key: str | None
     present = present.filter(present != "")
     null_share = 1 - present.len() / max(rows, 1)
     distinct = present.n_unique()
-    column = ProposedColumn(name, "string", nullable=null_share >= NULLABLE_SHARE)
-    if null_share >= NULLABLE_SHARE:
+    column = ProposedColumn(name, "string", nullable=null_share > 0)
+    if null_share:  # a model takes missing values in its stride; the target and the key never (see below)
         column.notes.append(f"{null_share:.1%} empty: nullable")
-    elif null_share:
-        column.notes.append(f"{null_share:.2%} empty: taken for errors, those rows will be quarantined")
+    # PII before anything else: a column of unique phone numbers is personal data, not an identifier
     column.pii = scan_column(name, present.head(2000).to_list(), join_key=name == entity_key)
     lowered = set(present.str.to_lowercase().unique().to_list())
     if distinct and lowered <= BOOL_TOKENS | {"0", "1"} and len(lowered) == 2 and not lowered <= {"0", "1"}:
@@ -116,13 +121,11 @@ def infer_column(name: str, values: pl.Series, rows: int, entity_key: str | None
         column.dtype, column.role = "datetime", "attribute"
     elif distinct and distinct <= max(2, min(MAX_CATEGORIES, CATEGORY_SHARE * rows)):
         column.dtype = "category"
-        shares = present.value_counts(normalize=True, name="share")
-        rare = shares.filter(pl.col("share") < RARE_SHARE)[name].to_list()
-        column.allowed = sorted(shares.filter(pl.col("share") >= RARE_SHARE)[name].to_list())
-        if rare:
+        column.allowed, left_out = _allowed_values(present)
+        if left_out and not column.pii:  # a PII column's values are never written into the config
             column.notes.append(
-                f"rare values {sorted(rare)} left out (each < {RARE_SHARE:.1%}): they will be "
-                "quarantined; add them to `allowed` if they are real"
+                f"left out as typos or placeholders: {left_out} (rows holding them will be quarantined; add "
+                "them to `allowed` if they are real)"
             )
     else:
         column.role = "attribute"
@@ -130,27 +133,87 @@ def infer_column(name: str, values: pl.Series, rows: int, entity_key: str | None
     unique_per_row = distinct >= ID_UNIQUE_SHARE * present.len() and present.len() > 1
     if column.dtype in ("int", "string") and unique_per_row and not column.pii:
         column.role, column.min, column.max = "id", None, None
-        column.notes = [n for n in column.notes if "distinct texts" not in n] + ["unique per row: an identifier"]
+        column.notes = [n for n in column.notes if "distinct texts" not in n] + [
+            "unique per row and no PII found in its values: an identifier"
+        ]
     if name == entity_key and column.pii is None:
         column.pii = PiiFinding(
             name, "entity_key", "the entity key ties rows to one customer or person", None, "pseudonymize"
         )
     if column.pii:
         column.role = "id" if name == entity_key else "attribute"
+        column.dtype, column.allowed, column.min, column.max = "string", None, None, None
+        column.notes = [n for n in column.notes if "typos" not in n]
         column.notes.append(f"PII → {column.pii.treatment}: {column.pii.reason}")
     return column
 
 
+def _is_variant(value: str, common: str) -> bool:
+    """A typo of `common`: the same up to case and spaces, or (for values long enough that one letter does not
+    make another word, such as two-letter codes) one letter dropped, doubled, swapped or changed."""
+    a, b = value.strip().casefold(), common.strip().casefold()
+    if a == b:
+        return True
+    if min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _allowed_values(present: pl.Series) -> tuple[list[str], list[str]]:
+    """(allowed, left out): every value seen, except placeholders for "unknown" and rare variants of a common
+    value. A rare value that is no variant of another is kept: a small state or a new product is real."""
+    counts = present.value_counts(sort=True, normalize=True, name="share")
+    common = [v for v, share in counts.iter_rows() if share >= RARE_SHARE]
+    left_out = [
+        v
+        for v, share in counts.iter_rows()
+        if v.strip().casefold() in PLACEHOLDERS
+        or (share < RARE_SHARE and any(_is_variant(v, c) for c in common if c != v))
+        or v != v.strip()
+    ]
+    return sorted(set(counts[present.name].to_list()) - set(left_out)), sorted(left_out)
+
+
 def _bounds(column: ProposedColumn, numbers: pl.Series) -> None:
-    """Bounds from the bulk of the values, widened by a margin; a note says what lies outside them."""
+    """Bounds that hold every real value and none of the usual errors.
+
+    Non-negative data keeps a floor of 0, so a sign slip is caught. The ceiling is the bulk's span (1st–99th
+    percentile) widened by that span, or twice the largest value that is not an isolated outlier, whichever is
+    higher: a heavy real tail (incomes, balances) stays in, while a value 10× beyond the rest of the column (a
+    unit slip, extra zeros, a 99999 sentinel), rare by definition, stays out. A note says what lies outside.
+    """
     low, high = (numbers.quantile(q, interpolation="nearest") for q in BOUND_QUANTILES)
-    column.min, column.max = _widen(low, high, integer=column.dtype == "int")
+    lo, hi = _widen(low, high, integer=column.dtype == "int")
+    top = _largest_regular(numbers)
+    ceiling = max(hi, 2 * top) if top > 0 else hi
+    column.min = lo
+    column.max = math.ceil(ceiling) if column.dtype == "int" else round(ceiling, 4)
     outside = numbers.filter((numbers < column.min) | (numbers > column.max))
     if outside.len():
         column.notes.append(
             f"{outside.len()} value(s) outside [{column.min:g}, {column.max:g}] (e.g. "
-            f"{outside.max():g}) will be quarantined: check they are errors"
+            f"{outside.abs().max():g}) will be quarantined: check they are errors"
         )
+
+
+def _largest_regular(numbers: pl.Series) -> float:
+    """The largest value that is not an isolated outlier: scanning the top values downwards, everything above a
+    jump of OUTLIER_GAP× is cut off, provided that is at most OUTLIER_SHARE of the values."""
+    positive = numbers.filter(numbers > 0).sort(descending=True)
+    if positive.len() == 0:
+        return 0.0
+    if positive.len() < OUTLIER_MIN_VALUES:  # a sparse tail (a few late payments) has real 10× jumps
+        return float(positive[0])
+    limit = max(1, int(OUTLIER_SHARE * numbers.len()))
+    top = positive.head(limit + 1).to_list()
+    for index in range(min(limit, len(top) - 1), 0, -1):
+        if top[index - 1] >= OUTLIER_GAP * top[index]:
+            return float(top[index])
+    return float(top[0])
 
 
 def _positive_class(values: list[str]) -> tuple[str, str]:
@@ -161,16 +224,27 @@ def _positive_class(values: list[str]) -> tuple[str, str]:
     return values[-1], f"{values[-1]!r} is the rarer class"
 
 
+ID_NAMES = ("id", "_id", "_no", "_nr", "_num", "_number", "_key", "nummer")
+
+
 def _entity_key(sample: pl.DataFrame, target: str) -> str | None:
-    """An id-like column whose values repeat little: rows of one entity must stay on one side of the split."""
-    candidates = [c for c in sample.columns if c != target and (c.lower() == "id" or c.lower().endswith(("_id", "id")))]
-    scored = [(sample[c].n_unique() / sample.height, c) for c in candidates if sample[c].null_count() == 0]
+    """An id-like column whose values repeat little: rows of one entity must stay on one side of the split. A
+    column whose values are personal data (a phone number, an e-mail) is not proposed."""
+    candidates = [
+        c
+        for c in sample.columns
+        if c != target
+        and c.lower().endswith(ID_NAMES)
+        and sample[c].null_count() == 0
+        and scan_column(c, sample[c].head(2000).to_list()) is None
+    ]
+    scored = [(sample[c].n_unique() / sample.height, c) for c in candidates]
     good = [c for share, c in sorted(scored, reverse=True) if share >= 0.5]
     return good[0] if good else None
 
 
 def _event_time(columns: list[ProposedColumn]) -> str | None:
-    times = [c.name for c in columns if c.dtype == "datetime"]
+    times = [c.name for c in columns if c.dtype == "datetime" and not c.pii]  # a birth date is no event time
     hinted = [n for n in times if any(h in n.lower() for h in TIME_HINTS)]
     return (hinted or times or [None])[0]
 
@@ -182,32 +256,29 @@ def infer_contract(
         raise InferenceError("the sample has no rows: point init at files with data")
     if target not in sample.columns:
         raise InferenceError(f"target column {target!r} is not in the sample; its columns are {sample.columns}")
-    classes = sample[target].drop_nulls().value_counts(sort=True)[target].to_list()
-    if len(classes) < 2:
-        raise InferenceError(
-            f"target {target!r} has {len(classes)} class(es) {classes} in the sample; a classifier "
-            "needs two. Sample more data, or pick another target."
-        )
-    if len(classes) > 2:
-        raise InferenceError(
-            f"target {target!r} has {len(classes)} classes; mlrig trains binary classifiers. "
-            "Map it to two classes before init (e.g. churned vs not)."
-        )
+    classes, noise = _target_classes(sample[target], target)
     entity_key = entity_key or _entity_key(sample, target)
     columns = [infer_column(name, sample[name], sample.height, entity_key) for name in sample.columns]
     by_name = {c.name: c for c in columns}
     label = by_name[target]
     label.dtype, label.role, label.min, label.max, label.pii = "category", "target", None, None, None
-    label.allowed = sorted(str(c) for c in classes)
+    empty = [n for n in label.notes if n.endswith("empty: nullable")]
+    label.notes = [n.replace("nullable", "those rows are quarantined (no outcome to learn)") for n in empty] + noise
+    label.allowed, label.nullable = sorted(str(c) for c in classes), False
     if positive_class is None:
-        positive_class, why = _positive_class(sorted(classes, key=lambda c: classes.index(c)))
+        positive_class, why = _positive_class(classes)
         label.notes.append(f"positive class {why}")
+    counts = sample[target].value_counts()
+    positive_rate = counts.filter(pl.col(target) == positive_class)["count"].sum() / max(
+        counts.filter(pl.col(target).is_in(classes))["count"].sum(), 1
+    )
     if entity_key:
-        by_name[entity_key].role = "id"
-        by_name[entity_key].min = by_name[entity_key].max = None
+        key = by_name[entity_key]
+        key.role, key.min, key.max, key.nullable = "id", None, None, False
     event_time = _event_time(columns)
     if event_time:
         by_name[event_time].role = "timestamp"
+        by_name[event_time].nullable = False
     return ProposedContract(
         dataset,
         target,
@@ -218,7 +289,51 @@ def infer_contract(
         sample.height,
         _segments(columns),
         _value_column(columns),
+        _duplicate_key(sample, entity_key, event_time),
+        positive_rate,
     )
+
+
+def _target_classes(values: pl.Series, target: str) -> tuple[list[str], list[str]]:
+    """The two classes to learn (the most frequent first) and notes on the values left out as dirt.
+
+    Real exports carry a few stray target values (`N0`, `t`, `INVALID`): when the two main classes hold all but
+    TARGET_NOISE_SHARE of the rows, the rest are named and refine quarantines their rows.
+    """
+    counts = values.drop_nulls().str.strip_chars().value_counts(sort=True)
+    counts = counts.filter(pl.col(target) != "")
+    classes = counts[target].to_list()
+    if len(classes) < 2:
+        raise InferenceError(
+            f"target {target!r} has {len(classes)} class(es) {classes} in the sample; a classifier "
+            "needs two. Sample more data, or pick another target."
+        )
+    rest = counts["count"][2:].sum() / counts["count"].sum()
+    if rest > TARGET_NOISE_SHARE:
+        shown = ", ".join(f"{c!r}" for c in classes[:8])
+        raise InferenceError(
+            f"target {target!r} has {len(classes)} classes ({shown}…) and beyond the two most frequent "
+            f"{rest:.1%} of rows; mlrig trains binary classifiers. Map it to two classes before init (e.g. "
+            "churned vs not)."
+        )
+    noise = []
+    if len(classes) > 2:
+        noise.append(
+            f"{counts['count'][2:].sum()} rows hold other values {classes[2:12]} ({rest:.2%}): taken for errors, "
+            "quarantined"
+        )
+    return classes[:2], noise
+
+
+def _duplicate_key(sample: pl.DataFrame, entity_key: str | None, event_time: str | None) -> list[str]:
+    """What makes a row a duplicate: the key (and event time) when each identifies one record, else the whole row
+    (empty), since snapshots without a key repeat only by being exported twice."""
+    if entity_key and event_time:
+        return [entity_key, event_time]
+    records = sample.unique()
+    if entity_key and records[entity_key].n_unique() == records.height:
+        return [entity_key]
+    return []
 
 
 def _segments(columns: list[ProposedColumn]) -> list[str]:

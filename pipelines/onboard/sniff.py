@@ -16,6 +16,8 @@ from pathlib import Path
 import polars as pl
 from charset_normalizer import from_bytes
 
+from pipelines.data.raw_files import RawFileError, check_regular, read_bytes
+
 SAMPLE_BYTES = 4 << 20  # per file: enough rows to judge types and ranges, little enough to stay fast
 SAMPLE_ROWS = 50_000
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -45,10 +47,15 @@ def list_files(paths: list[Path]) -> list[Path]:
             files += sorted(
                 p for p in path.iterdir() if p.suffix.lower() in CSV_SUFFIXES | JSON_SUFFIXES | PARQUET_SUFFIXES
             )
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():
             files.append(path)
         else:
             raise SniffError(f"{path}: no such file or folder")
+    for path in files:  # a FIFO, a device, a folder or a link loop named like a drop: refused, never opened
+        try:
+            check_regular(path)
+        except RawFileError as err:
+            raise SniffError(str(err)) from err
     if not files:
         raise SniffError(f"no CSV, Parquet or JSON files in {', '.join(map(str, paths))}")
     formats = {_format(f) for f in files}
@@ -97,8 +104,7 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _read_csv(path: Path) -> tuple[pl.DataFrame, str, str]:
-    with path.open("rb") as fh:
-        head = fh.read(SAMPLE_BYTES)
+    head = read_bytes(path, SAMPLE_BYTES)
     if not head.strip():
         raise SniffError(f"{path}: the file is empty")
     encoding = detect_encoding(head)
@@ -122,12 +128,14 @@ def read_sample(paths: list[Path]) -> Sample:
     for path in files:
         try:
             if kind == "parquet":
-                frames.append(_as_text(pl.read_parquet(path, n_rows=SAMPLE_ROWS)))
+                frames.append(_as_text(pl.read_parquet(io.BytesIO(read_bytes(path)), n_rows=SAMPLE_ROWS)))
             elif kind == "ndjson":
-                frames.append(_as_text(pl.read_ndjson(path, n_rows=SAMPLE_ROWS)))
+                frames.append(_as_text(pl.read_ndjson(io.BytesIO(read_bytes(path)), n_rows=SAMPLE_ROWS)))
             else:
                 frame, delimiter, encoding = _read_csv(path)
                 frames.append(_as_text(frame))
+        except RawFileError as err:
+            raise SniffError(str(err)) from err
         except (pl.exceptions.PolarsError, OSError) as err:
             raise SniffError(f"{path}: cannot be read as {kind} ({err})") from err
     try:

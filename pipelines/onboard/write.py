@@ -13,6 +13,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import Table
 
+from pipelines.ml.lift import trivial_baseline
 from pipelines.onboard.infer import ProposedContract
 from pipelines.onboard.sniff import Sample
 
@@ -44,14 +45,18 @@ def contract_table(proposed: ProposedContract) -> Table:
     else:
         table.add(
             tomlkit.comment(
-                "no entity key found: rows are split at random (set entity_key if one entity has several rows)"
+                "no entity key found: each row is its own entity, split at random (set entity_key if one "
+                "customer has several rows)"
             )
         )
     if proposed.event_time:
         table.add("event_time", proposed.event_time)
-    duplicate_key = [k for k in (proposed.entity_key, proposed.event_time) if k]
-    if duplicate_key:
-        table.add("duplicate_key", duplicate_key)
+    else:
+        table.add(tomlkit.comment("no event time: snapshots; the ingest time stands in where a time is needed"))
+    if proposed.duplicate_key:
+        table.add("duplicate_key", proposed.duplicate_key)
+    else:
+        table.add(tomlkit.comment("no duplicate_key: a duplicate is the same row exported again (every column)"))
     columns = tomlkit.table(is_super_table=True)
     for column in proposed.columns:
         entry = tomlkit.table()
@@ -89,6 +94,63 @@ def _set_column_settings(document: tomlkit.TOMLDocument, proposed: ProposedContr
         model["slices"] = proposed.segment_by
 
 
+def _add_lift_rules(gate: Table, proposed: ProposedContract) -> None:
+    """min_lift and lift_confidence, with the reasons for them (docs/onboarding.md says more)."""
+    for line in (
+        "init: a model must beat what needs no model, by more than the noise of the test rows (pipelines/ml/lift.py):",
+        "  roc_auc: chance is 0.5; the 95 % lower bound of the lift (stratified bootstrap of the test rows) must",
+        "  exceed 0: a model with no signal fails, a weak real one passes. A fixed margin (0.6) is too loose on a few",
+        "  hundred rows (a no-signal model reaches 0.55 one time in ten with 60 positives) and too strict on many.",
+        f"  f1: flagging everyone scores {trivial_baseline('f1', proposed.positive_rate):.3f} at the sample's "
+        f"{proposed.positive_rate:.1%} positives; decisions must beat it on",
+        "  the median resample: a rare class leaves too few test positives to be 95 % sure of an F1 difference.",
+    ):
+        gate.add(tomlkit.comment(line))
+    lift = tomlkit.inline_table()
+    lift.update({"roc_auc": 0.0, "f1": 0.0})
+    gate.add("min_lift", lift)
+    confidence = tomlkit.inline_table()
+    confidence.update({"roc_auc": 0.95, "f1": 0.5})
+    gate.add("lift_confidence", confidence)
+
+
+def _set_decisions(document: tomlkit.TOMLDocument, proposed: ProposedContract) -> None:
+    """[gate] rules relative to trivial baselines, judged on the test rows, and the threshold policy: the demo's
+    churn minimums (ROC AUC 0.75) mean nothing for a 5 % default rate, where a real but weak model ranks at 0.63."""
+    old_gate = document.setdefault("gate", tomlkit.table())
+    gate = tomlkit.table()  # rebuilt so the lift rules sit beside min_metrics, not after the next section's notes
+    for key, item in old_gate.value.body:
+        if key is None:
+            gate.add(item)  # comments and blank lines, where they were
+            continue
+        if key.key in ("min_lift", "lift_confidence"):
+            continue
+        gate.add(key.key, item)
+        if key.key == "min_metrics":
+            _add_lift_rules(gate, proposed)
+    if "min_metrics" not in gate:
+        _add_lift_rules(gate, proposed)
+    document["gate"] = gate
+    gate["min_metrics"] = tomlkit.inline_table()
+    gate["min_metrics"].comment("init: absolute floors; add them once you know what a useful model reaches")
+    gate["max_slice_gap"] = tomlkit.inline_table()
+    gate["max_slice_gap"].comment("init: add e.g. roc_auc = 0.15 once every slice group has enough test rows")
+    model = document.setdefault("model", tomlkit.table())
+    threshold = tomlkit.table()
+    threshold.add(
+        tomlkit.comment(
+            "max_f1 | cost (cost_ratio = misses worth one false alarm) | min_precision | min_recall | fixed (value)"
+        )
+    )
+    threshold.add("policy", "max_f1")
+    model["threshold"] = threshold
+    monitoring = document.setdefault("monitoring", tomlkit.table())
+    monitoring["min_roc_auc"] = 0.5
+    monitoring["min_roc_auc"].comment(
+        "init: chance; the drop from the model's own training AUC (max_roc_auc_drop) is the alarm that fits"
+    )
+
+
 def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:
     """The base config's text with [contract] replaced by the proposal, [storage] reading the files as
     sampled, and the settings that name columns pointed at this contract's."""
@@ -98,6 +160,7 @@ def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:
     _set_storage(document, sample)
     document.add("contract", contract_table(proposed))
     _set_column_settings(document, proposed)
+    _set_decisions(document, proposed)
     _set_names(document, proposed.dataset)
     return tomlkit.dumps(document)
 
@@ -129,7 +192,7 @@ def contract_changes(old_config: str, new_config: str) -> list[str]:
     new = tomlkit.parse(new_config).get("contract", {})
     changes = [
         f"{key}: {old.get(key)!r} → {new.get(key)!r}"
-        for key in ("target", "positive_class", "entity_key", "event_time")
+        for key in ("target", "positive_class", "entity_key", "event_time", "duplicate_key")
         if old.get(key) != new.get(key)
     ]
     old_columns, new_columns = dict(old.get("columns", {})), dict(new.get("columns", {}))

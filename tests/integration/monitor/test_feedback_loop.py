@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,11 +73,18 @@ def test_report_dashboard_and_metrics_are_written(loop):
     assert str(result.dashboard) in output.replace("\n", "")
 
 
-def test_a_performance_drop_in_outcomes_triggers_retraining_and_the_gate_decides(loop, config, quiet_workspace):
+def test_a_performance_drop_in_outcomes_triggers_retraining_and_the_gate_decides(
+    loop, config, quiet_workspace, tmp_path
+):
     labels = Lake(config.lake_url).table("monitoring", f"{config.contract.dataset}_labels")
     flipped = labels.read().with_columns((1 - pl.col(LABEL)).cast(pl.Int8).alias(LABEL))
     labels.write(flipped, mode="overwrite")  # the world turned upside down: the model is now wrong
-    result = CliRunner().invoke(app, ["retrain"])
+    # 3,000 demo rows leave ~85 test rows per country: a gap between their ROC AUCs is noise there (the demo
+    # config's gap rule assumes 20,000 rows; tests/unit/pipelines/ml/test_gate.py's LENIENT drops it alike)
+    text, found = re.subn(r"(?m)^max_slice_gap = .*$", "max_slice_gap = {}", config.source.read_text())
+    assert found == 1
+    (tmp_path / "mlrig.toml").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["retrain", "--config", str(tmp_path / "mlrig.toml")])
     assert "ROC AUC" in result.output and "< minimum" in result.output
     assert "gate" in result.output.lower()
     # same gold, same seed: the retrained model equals the current one, which passes the absolute rules

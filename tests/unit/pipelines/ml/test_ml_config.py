@@ -32,3 +32,13 @@ def test_slice_that_is_not_a_category_column_is_refused(tmp_path):
 def test_unknown_gate_metric_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"gate.max_regression: unknown metric\(s\) \['auc'\]"):
         load_config(_config_with(tmp_path, "max_regression", "{ auc = 0.01 }"))
+
+
+def test_a_lift_needs_a_trivial_baseline_and_confidences_name_lifted_metrics(tmp_path):
+    with pytest.raises(ConfigError, match=r"gate.min_lift: \['recall'\] has no trivial baseline"):
+        load_config(_config_with(tmp_path, "max_regression", "{ roc_auc = 0.01 }\nmin_lift = { recall = 0.0 }"))
+    stray = "{ roc_auc = 0.01 }\nmin_lift = { roc_auc = 0.0 }\nlift_confidence = { f1 = 0.5 }"
+    with pytest.raises(ConfigError, match=r"gate.lift_confidence: \['f1'\]"):
+        load_config(_config_with(tmp_path, "max_regression", stray))
+    loaded = load_config(_config_with(tmp_path, "max_regression", "{}\nmin_lift = { roc_auc = 0.0, f1 = 0.0 }"))
+    assert loaded.gate.lift_confidences() == {"roc_auc": 0.95, "f1": 0.95}
