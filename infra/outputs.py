@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
+from pipelines.config import IMAGE_TAG_KEY
+
 # platform: the namespace, the object store and the identities every workload runs with
 PLATFORM_NAMESPACE = "namespace"
 PLATFORM_LAKE_URL = "lakeUrl"  # s3://bucket/lake
@@ -15,7 +17,7 @@ PLATFORM_MODELS_URL = "modelsUrl"  # s3://bucket/lake/models: model exports and 
 PLATFORM_S3_ENDPOINT = "s3Endpoint"  # in-cluster store URL, or "" for the cloud's own endpoint
 # the name of the Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
 PLATFORM_STORE_CREDENTIALS_SECRET = "storeCredentialsSecret"  # noqa: S105 - an output key, not a secret
-PLATFORM_LAKE_SETTINGS = "lakeSettingsConfigMap"  # ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL, AWS_* client settings
+PLATFORM_LAKE_SETTINGS = "lakeSettingsConfigMap"  # ConfigMap: MLRIG_LAKE_URL, AWS_* client settings
 PLATFORM_PII_KEY_SECRET = "piiKeySecret"  # noqa: S105 - a key name; Secret name: MLRIG_PII_KEY
 PLATFORM_PIPELINE_SERVICE_ACCOUNT = "pipelineServiceAccount"
 PLATFORM_SERVING_SERVICE_ACCOUNT = "servingServiceAccount"
@@ -35,7 +37,7 @@ SERVING_SERVICE = "service"
 SERVING_URL = "url"
 SERVING_VARIANTS = "variants"
 SERVING_API_KEYS_SECRET = "apiKeysSecret"  # noqa: S105 - the name of the Secret the service reads its keys from
-SERVING_IMAGE_TAG = "imageTag"  # the tag this stack runs: `mlrig deploy` records it before moving on, for rollback
+SERVING_IMAGE_TAG = IMAGE_TAG_KEY  # the tag this stack runs: `mlrig deploy` records it before moving on, for rollback
 
 # What each project exports: tests check the programs against this, and answer StackReferences from it.
 EXPORTS: dict[str, tuple[str, ...]] = {

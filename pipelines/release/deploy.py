@@ -1,6 +1,6 @@
 """Deploy and roll back the serving image with Pulumi, remembering the tag each deploy replaced.
 
-`deploy` reads the image tag the stack runs now (its `image_config_key` output), records it as a stack tag
+`deploy` reads the image tag the stack runs now (its output IMAGE_TAG_KEY, `imageTag`), records it as a stack tag
 (`release.previous_tag_key`, kept by the Pulumi backend, so a later CI job or a person at a laptop finds it),
 then `pulumi up`s the new tag. `rollback` reads that stack tag back and `pulumi up`s it. Both drive the
 `pulumi` CLI through a `Runner`, so tests record the exact commands and answer them without a backend.
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import Config
+from pipelines.config import IMAGE_TAG_KEY, Config
 
 Runner = Callable[[Sequence[str], Path], subprocess.CompletedProcess]
 
@@ -69,7 +69,7 @@ class PulumiStack:
 
     def current_tag(self) -> str | None:
         """The image tag the stack runs now: its output of that name, or None before the first deploy."""
-        done = self._run("stack", "output", self.settings.image_config_key, allow_failure=True)
+        done = self._run("stack", "output", IMAGE_TAG_KEY, allow_failure=True)
         return done.stdout.strip() or None if done.returncode == 0 else None
 
     def recorded_previous_tag(self) -> str | None:
@@ -80,7 +80,7 @@ class PulumiStack:
         self._run("stack", "tag", "set", self.settings.previous_tag_key, tag)
 
     def up(self, tag: str) -> None:
-        self._run("config", "set", self.settings.image_config_key, tag)
+        self._run("config", "set", IMAGE_TAG_KEY, tag)
         self._run("up", "--yes", "--skip-preview", "--message", f"mlrig: serve image {tag}")
 
 
