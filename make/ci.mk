@@ -16,9 +16,9 @@ TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
 IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as c; print(c().serving.service_name)')
 DEPLOYED_IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as l; c = l(); print(f"{c.images.registry}/{c.serving.service_name}")')
 KIND_CLUSTER ?= mlrig-e2e
-# where the serving project puts the Service (reconciled with infra/serving)
+# where the serving project puts the Service: named [serving] service_name, like everything infra/serving makes
 E2E_NAMESPACE ?= mlrig
-E2E_SERVICE ?= churn-scorer
+E2E_SERVICE ?= $(shell $(BIN)/mlrig config get serving.service_name)
 E2E_PORT ?= 3300
 # A local (file) backend's secrets need a passphrase; the e2e cluster is thrown away, so a fixed one is fine.
 E2E_PULUMI_PASSPHRASE ?= mlrig-e2e-throwaway

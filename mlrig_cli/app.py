@@ -39,6 +39,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infra.images.cli import image_app
+from mlrig_cli.config import config_app
 from pipelines.config import Config
 from pipelines.console import ConfigOption, console
 from pipelines.console import config_or_exit as _config
@@ -394,20 +395,22 @@ def serve(
 
 @app.command()
 def predict(
-    url: Annotated[str, typer.Option(help="The service's base URL.")] = "http://127.0.0.1:3000",
+    url: Annotated[
+        str | None, typer.Option(help="The service's base URL (default: 127.0.0.1 on serving.port).")
+    ] = None,
     record: Annotated[
         str | None, typer.Option(help="JSON features; default: an example built from the contract.")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Send one record to a running service and print the answer. Example: mlrig predict --url http://127.0.0.1:3000"""
+    """Send one record to a running service and print the answer. Example: mlrig predict --url http://10.0.0.7:3000"""
     from pipelines.contract import example_request
     from service.runner import ServingError, post_prediction
 
     cfg = _config(config)
     body = json.loads(record) if record else example_request(cfg.contract)
     try:
-        answer = post_prediction(url, body)
+        answer = post_prediction(url or f"http://127.0.0.1:{cfg.serving.port}", body)
     except ServingError as err:
         raise _fail("predict", err) from err
     typer.echo(json.dumps(answer))
@@ -477,3 +480,4 @@ app.add_typer(ml_app)  # no name: `mlrig champion` is top-level
 app.add_typer(monitor_app)  # no name: outcomes, monitor, retrain are top-level commands
 
 app.add_typer(image_app, name="image")
+app.add_typer(config_app, name="config")

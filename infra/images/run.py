@@ -20,6 +20,7 @@ from docker.models.containers import Container
 
 from infra.images.build import LABEL_MODEL
 from infra.images.errors import ImageError
+from pipelines.config import READINESS_PATH
 from service.runner import port_is_free
 
 READY_TIMEOUT_S = 120
@@ -90,13 +91,13 @@ def wait_ready(container: Container, url: str, timeout_s: float = READY_TIMEOUT_
                 f"Last log lines:\n{logs_tail(container)}"
             )
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{READINESS_PATH}", timeout=2).status_code == 200:
                 return time.monotonic() - started
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     raise ImageError(
-        f"container {container.short_id} was not ready at {url}/readyz after {timeout_s:.0f}s. "
+        f"container {container.short_id} was not ready at {url}{READINESS_PATH} after {timeout_s:.0f}s. "
         f"Last log lines:\n{logs_tail(container)}"
     )
 
