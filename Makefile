@@ -11,7 +11,7 @@ UV := $(UV_HOME)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 # [serving] port of the project config ($$MLRIG_CONFIG or mlrig.toml), read only when a target uses it
-PORT ?= $(shell $(BIN)/mlrig config get serving.port)
+PORT ?= $(shell $(BIN)/python -m mlrig_cli.config get serving.port)
 KEEP_SERVING ?= 1
 ROWS ?= 20000
 

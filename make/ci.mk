@@ -18,7 +18,7 @@ DEPLOYED_IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_co
 KIND_CLUSTER ?= mlrig-e2e
 # where the serving project puts the Service: named [serving] service_name, like everything infra/serving makes
 E2E_NAMESPACE ?= mlrig
-E2E_SERVICE ?= $(shell $(BIN)/mlrig config get serving.service_name)
+E2E_SERVICE ?= $(shell $(BIN)/python -m mlrig_cli.config get serving.service_name)
 E2E_PORT ?= 3300
 # A local (file) backend's secrets need a passphrase; the e2e cluster is thrown away, so a fixed one is fine.
 E2E_PULUMI_PASSPHRASE ?= mlrig-e2e-throwaway
