@@ -79,11 +79,14 @@ def generate(
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 7,
 ) -> None:
     """Write demo raw drops (CSV with PII and planted dirt) into <work>/raw. Example: mlrig generate --rows 5000"""
-    from pipelines.demo import generate_raw_drops
+    from pipelines.demo import DemoContractError, generate_raw_drops
 
     cfg = _config(config)
-    with console.status("generating demo drops"):
-        report = generate_raw_drops(cfg.contract, cfg.raw_dir, rows=rows, days=days, seed=seed)
+    try:
+        with console.status("generating demo drops"):
+            report = generate_raw_drops(cfg.contract, cfg.raw_dir, rows=rows, days=days, seed=seed)
+    except DemoContractError as err:
+        raise _fail("generate", err) from err
     console.print(
         f"generate: {report.rows_written} rows in {len(report.files)} files under {cfg.raw_dir} "
         f"(planted: {report.duplicates} duplicates, {report.bad_rows} bad rows)"
@@ -455,11 +458,11 @@ def demo(
 def _feedback(cfg: Config, url: str) -> None:
     """The demo's feedback loop against the running service; a champion no store can get is an error, not a trace."""
     from pipelines.ml.registry import ChampionError
-    from pipelines.monitor.feedback import feedback_demo
+    from pipelines.monitor.feedback import FeedbackError, feedback_demo
 
     try:
         feedback_demo(cfg, url, console)
-    except ChampionError as err:
+    except (ChampionError, FeedbackError) as err:
         raise _fail("demo", err) from err
 
 
