@@ -131,6 +131,16 @@ def _backoff(config: pulumi.Config, fallback: int) -> int:
     return fallback if value is None else value  # 0 (never retry) is a real choice
 
 
+def _pipeline_workload(config: pulumi.Config) -> dict[str, Any]:
+    """What the data and ml projects' Jobs share: the platform they run on, the pipeline image, its user."""
+    cfg = project_config()
+    return {
+        "platform_stack": _stack_ref(config, "platform"),
+        "image": _image(config, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
+        "user_uid": cfg.images.user_uid,
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataSettings:
     platform_stack: str
@@ -152,11 +162,8 @@ class DataSettings:
     @classmethod
     def from_stack_config(cls) -> DataSettings:
         c = pulumi.Config()
-        cfg = project_config()
         return cls(
-            platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
-            user_uid=cfg.images.user_uid,
+            **_pipeline_workload(c),
             schedules={s: c.get(f"{s}Schedule") or cls.SCHEDULES[s] for s in cls.STAGES},
             deadline_seconds=c.get_int("deadlineSeconds") or default(HardenedJobArgs, "active_deadline_seconds"),
             backoff_limit=_backoff(c, default(HardenedJobArgs, "backoff_limit")),
@@ -195,11 +202,8 @@ class MlSettings:
     @classmethod
     def from_stack_config(cls) -> MlSettings:
         c = pulumi.Config()
-        cfg = project_config()
         return cls(
-            platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
-            user_uid=cfg.images.user_uid,
+            **_pipeline_workload(c),
             train_schedule=c.get("trainSchedule") or cls.train_schedule,
             retrain_schedule=c.get("retrainSchedule") or cls.retrain_schedule,
             deadline_seconds=c.get_int("deadlineSeconds") or cls.deadline_seconds,
