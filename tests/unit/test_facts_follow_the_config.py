@@ -21,16 +21,17 @@ from pipelines.config import CONFIG_ENV, IMAGE_TAG_KEY, LIVENESS_PATH, READINESS
 
 ROOT = Path(__file__).resolve().parents[2]
 MLRIG = ROOT / ".venv" / "bin" / "mlrig"
-PORT, NAME, REGISTRY = 8080, "price-scorer", "registry.example.com/acme"
+PORT, NAME, REGISTRY, UID = 8080, "price-scorer", "registry.example.com/acme", 20002
 
 
 @pytest.fixture
 def moved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of mlrig.toml with another port, service name and registry, named by $MLRIG_CONFIG."""
+    """A copy of mlrig.toml with another port, service name, registry and user, named by $MLRIG_CONFIG."""
     document = tomlkit.parse((ROOT / "mlrig.toml").read_text(encoding="utf-8"))
     document["serving"]["port"] = PORT
     document["serving"]["service_name"] = NAME
     document["images"]["registry"] = REGISTRY
+    document["images"]["user_uid"] = UID
     path = tmp_path / "mlrig.toml"
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
     monkeypatch.setenv(CONFIG_ENV, str(path))
@@ -41,7 +42,7 @@ def test_the_copy_really_differs_from_the_repositorys_config(moved):
     original, copy = load_config(ROOT / "mlrig.toml"), load_config(moved)
     assert (copy.serving.port, copy.serving.service_name, copy.images.registry) == (PORT, NAME, REGISTRY)
     assert original.serving.port != PORT and original.serving.service_name != NAME
-    assert original.images.registry != REGISTRY
+    assert original.images.registry != REGISTRY and original.images.user_uid != UID
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -62,6 +63,8 @@ def test_the_serving_stack_renders_name_port_probes_and_image_from_the_config(mo
     (policy,) = [p for p in run.mocks.of_type("NetworkPolicy") if p.name == f"{NAME}-ingress"]
     assert policy.inputs["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": PORT}]
     assert run.exports["service"] == NAME
+    pod = deployment.inputs["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["fsGroup"] == UID
 
 
 def test_the_pipeline_stacks_pull_from_the_configured_registry_and_run_as_its_user(moved):
@@ -70,7 +73,12 @@ def test_the_pipeline_stacks_pull_from_the_configured_registry_and_run_as_its_us
         for job in load_jobs(run_program(project, "dev")):
             (container,) = job["containers"]
             assert container["image"].startswith(f"{REGISTRY}/{config.images.pipeline_name}:")
-            assert job["securityContext"]["runAsUser"] == config.images.user_uid
+            assert job["securityContext"]["runAsUser"] == container["securityContext"]["runAsUser"] == UID
+
+
+def test_the_platforms_object_store_runs_as_the_configured_user(moved):
+    (store,) = run_program("platform", "dev").mocks.of_type("apps/v1:Deployment")
+    assert store.inputs["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == UID
 
 
 def load_jobs(run) -> list[dict]:
