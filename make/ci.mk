@@ -23,7 +23,7 @@ E2E_PORT ?= 3300
 # A local (file) backend's secrets need a passphrase; the e2e cluster is thrown away, so a fixed one is fine.
 E2E_PULUMI_PASSPHRASE ?= mlrig-e2e-throwaway
 
-.PHONY: workflow-lint audit data-check bento preview pr-comment smoke deploy rollback kind-up kind-smoke kind-down
+.PHONY: workflow-lint audit data-check bento service-name preview pr-comment smoke deploy rollback kind-up kind-smoke kind-down
 test: workflow-lint
 
 WORKFLOWS := $(wildcard .github/workflows/*.yml)
@@ -49,6 +49,10 @@ data-check: install ## Data sanity on a sample: demo drops → bronze → silver
 bento: install ## Train on the sample (after data-check) and build the Bento
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig train
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig build
+
+# A workflow step reads the name instead of spelling it: `id: names` then `${{ steps.names.outputs.service }}`.
+service-name: install ## Write service=<[serving] service_name> to $GITHUB_OUTPUT (stdout outside Actions)
+	@echo "service=$$($(BIN)/python -m mlrig_cli.config get serving.service_name)" >> "$${GITHUB_OUTPUT:-/dev/stdout}"
 
 # Without credentials (a fork's pull request) this prints a GitHub notice and succeeds: a preview is
 # information for reviewers, not a gate. PULUMI_BACKEND_URL covers self-managed backends (s3://, file://).
