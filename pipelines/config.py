@@ -269,6 +269,19 @@ class ReleaseSettings(_Strict):
     serving_project: Path = Path("infra/serving")
     previous_tag_key: str = "mlrig:previous-image-tag"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _image_tag_key_is_not_a_setting(cls, data: object) -> object:
+        """Older configs set `image_config_key`; the key is now fixed (IMAGE_TAG_KEY), shared by infra and deploy."""
+        if isinstance(data, dict) and "image_config_key" in data:
+            data = dict(data)
+            if data.pop("image_config_key") != IMAGE_TAG_KEY:
+                raise ValueError(
+                    f"image_config_key is no longer a setting: the stacks' image key is always {IMAGE_TAG_KEY!r} "
+                    "(infra/settings.py reads it, mlrig deploy sets it). Remove the line."
+                )
+        return data
+
 
 class BusinessSettings(_Strict):
     """The view the business asks for first: outcome rate and value by segment, and what a caught positive is worth."""
