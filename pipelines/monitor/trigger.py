@@ -6,12 +6,16 @@ is worse than the champion is still blocked by the gate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import polars as pl
 
-from pipelines.config import MonitoringSettings
+from pipelines.config import Config, MonitoringSettings
 from pipelines.monitor.drift import DriftReport
+from pipelines.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -45,4 +49,23 @@ def decide(
                     f"ROC AUC fell {training_roc_auc - worst:.3f} from {training_roc_auc:.3f} at training "
                     f"(limit {settings.max_roc_auc_drop:g})"
                 )
+    return RetrainDecision(reasons)
+
+
+def decide_for_task(
+    drift: DriftReport | None,
+    performance: pl.DataFrame | None,
+    config: Config,
+    task: Task,
+    metadata: Mapping[str, Any],
+    residuals: np.ndarray | None = None,
+) -> RetrainDecision:
+    """Retrain on drift, or on the task's own verdict on the latest window of late outcomes (binary: its ROC AUC
+    floor and drop; regression: RMSE risen over the test RMSE, residuals drifted from the test residuals)."""
+    reasons = list(decide(drift, None, config.monitoring, None).reasons)
+    if performance is not None and performance.height:
+        latest = performance.filter(pl.col("window") == performance["window"].max())
+        reasons += task.retrain_reasons(latest, residuals, metadata, config)
+    elif residuals is not None:
+        reasons += task.retrain_reasons(pl.DataFrame(), residuals, metadata, config)
     return RetrainDecision(reasons)
