@@ -116,8 +116,10 @@ class Contract(_Strict):
 
     @cached_property
     def fingerprint(self) -> str:
-        """A short hash of the contract, recorded in lineage and on models so mismatches are detectable."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """A short hash of the contract, recorded in lineage and on models so mismatches are detectable. A binary
+        contract hashes as it did before contracts named their task, so its registered models stay servable."""
+        exclude = {"task"} if self.task == "binary" else set()
+        payload = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
 

@@ -99,9 +99,7 @@ def compare_variants(joined: pl.DataFrame, alpha: float, score: str = PROBABILIT
     if len(variants) != 2:
         raise OutcomesError(f"an A/B verdict needs exactly two variants with outcomes; found {variants}")
     losses = {
-        v: ((g[score] - g[LABEL]) ** 2).to_numpy()
-        for v in variants
-        for g in [joined.filter(pl.col(VARIANT) == v)]
+        v: ((g[score] - g[LABEL]) ** 2).to_numpy() for v in variants for g in [joined.filter(pl.col(VARIANT) == v)]
     }
     p_value = float(stats.ttest_ind(losses[variants[0]], losses[variants[1]], equal_var=False).pvalue)
     brier = {v: float(np.mean(loss)) for v, loss in losses.items()}

@@ -11,6 +11,7 @@ a KS statistic, since a shifted or widened error distribution is what a drifting
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -215,6 +216,13 @@ class RegressionTask:
                 "that carry the signal, or `mlrig tune`. A skewed target (prices) often fits better as its log."
             ]
         return []
+
+    def answer_problem(self, answer: Mapping[str, Any]) -> str | None:
+        """What is wrong with one served answer (smoke checks), or None."""
+        value = answer.get("prediction")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return f"prediction {value!r} is not a finite number"
+        return None
 
     def card_plots(self, metadata: Mapping[str, Any]) -> dict[str, str]:
         return card_plots(metadata)

@@ -130,6 +130,13 @@ class BinaryTask:
             )
         return tips
 
+    def answer_problem(self, answer: Mapping[str, Any]) -> str | None:
+        """What is wrong with one served answer (smoke checks), or None."""
+        probability = answer.get("probability")
+        if not isinstance(probability, int | float) or not 0 <= probability <= 1:
+            return f"probability {probability!r} is not in [0, 1]"
+        return None
+
     def card_plots(self, metadata: Mapping[str, Any]) -> dict[str, str]:
         return plots.card_plots(metadata)
 
