@@ -33,22 +33,16 @@ def decide(
     settings: MonitoringSettings,
     training_roc_auc: float | None,
 ) -> RetrainDecision:
-    """Retrain when any feature (or the score) drifted, or the latest window's AUC broke its floor or dropped."""
+    """Retrain when any feature (or the score) drifted, or the latest window's AUC broke its floor or dropped
+    (a binary model; `decide_for_task` asks any task)."""
+    from pipelines.tasks.binary import BINARY
+
     reasons = []
     if drift is not None and drift.drifted:
         reasons.append(f"drift in {', '.join(drift.drifted)}")
     if performance is not None and performance.height:
         latest = performance.filter(pl.col("window") == performance["window"].max())
-        auc = latest["roc_auc"].drop_nulls()
-        if auc.len():
-            worst = float(auc.min())
-            if worst < settings.min_roc_auc:
-                reasons.append(f"ROC AUC {worst:.3f} < minimum {settings.min_roc_auc:g}")
-            if training_roc_auc is not None and training_roc_auc - worst > settings.max_roc_auc_drop:
-                reasons.append(
-                    f"ROC AUC fell {training_roc_auc - worst:.3f} from {training_roc_auc:.3f} at training "
-                    f"(limit {settings.max_roc_auc_drop:g})"
-                )
+        reasons += BINARY.retrain_reasons(latest, None, {"metrics": {"roc_auc": training_roc_auc}}, settings)
     return RetrainDecision(reasons)
 
 
@@ -65,7 +59,7 @@ def decide_for_task(
     reasons = list(decide(drift, None, config.monitoring, None).reasons)
     if performance is not None and performance.height:
         latest = performance.filter(pl.col("window") == performance["window"].max())
-        reasons += task.retrain_reasons(latest, residuals, metadata, config)
+        reasons += task.retrain_reasons(latest, residuals, metadata, config.monitoring)
     elif residuals is not None:
-        reasons += task.retrain_reasons(pl.DataFrame(), residuals, metadata, config)
+        reasons += task.retrain_reasons(pl.DataFrame(), residuals, metadata, config.monitoring)
     return RetrainDecision(reasons)

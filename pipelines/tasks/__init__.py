@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from pipelines.config import Config, ConfigError, Contract, ModelSettings
+from pipelines.config import Config, ConfigError, Contract, ModelSettings, MonitoringSettings
 
 Direction = Literal["higher", "lower"]  # which way a metric moves when the model gets better
 
@@ -79,7 +79,11 @@ class Task(Protocol):
     def card_plots(self, metadata: Mapping[str, Any]) -> dict[str, str]: ...
     def outcome_metrics(self, labels: np.ndarray, predictions: np.ndarray, decided: np.ndarray | None) -> dict: ...
     def retrain_reasons(
-        self, latest: pl.DataFrame, residuals: np.ndarray | None, metadata: Mapping[str, Any], config: Config
+        self,
+        latest: pl.DataFrame,
+        residuals: np.ndarray | None,
+        metadata: Mapping[str, Any],
+        settings: MonitoringSettings,
     ) -> list[str]: ...
 
 

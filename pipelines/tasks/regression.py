@@ -21,7 +21,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
-from pipelines.config import Config, Contract, ModelSettings
+from pipelines.config import Contract, ModelSettings, MonitoringSettings
 from pipelines.tasks import Direction, Lift, evaluation
 from pipelines.tasks.plots import png
 
@@ -232,10 +232,14 @@ class RegressionTask:
         return {"outcomes": len(labels), **{k: found[k] for k in ("rmse", "mae", "r2", "mean_residual")}}
 
     def retrain_reasons(
-        self, latest: pl.DataFrame, residuals: np.ndarray | None, metadata: Mapping[str, Any], config: Config
+        self,
+        latest: pl.DataFrame,
+        residuals: np.ndarray | None,
+        metadata: Mapping[str, Any],
+        settings: MonitoringSettings,
     ) -> list[str]:
         """The latest window's RMSE risen too far above the test RMSE, or its residuals drifted from the test's."""
-        settings, reasons = config.monitoring, []
+        reasons = []
         training = (metadata.get("metrics") or {}).get("rmse")
         rmse = latest["rmse"].drop_nulls() if "rmse" in latest.columns else pl.Series([], dtype=pl.Float64)
         if rmse.len() and training:

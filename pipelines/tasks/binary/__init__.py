@@ -16,7 +16,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import roc_auc_score
 
-from pipelines.config import Config, Contract, ModelSettings
+from pipelines.config import Contract, ModelSettings, MonitoringSettings
 from pipelines.tasks import Direction, Lift
 from pipelines.tasks.binary import lift, metrics, plots, threshold
 
@@ -154,10 +154,14 @@ class BinaryTask:
         }
 
     def retrain_reasons(
-        self, latest: pl.DataFrame, residuals: np.ndarray | None, metadata: Mapping[str, Any], config: Config
+        self,
+        latest: pl.DataFrame,
+        residuals: np.ndarray | None,
+        metadata: Mapping[str, Any],
+        settings: MonitoringSettings,
     ) -> list[str]:
         """The latest window's ROC AUC below its floor, or fallen too far from the model's own at training."""
-        settings, reasons = config.monitoring, []
+        reasons = []
         auc = latest["roc_auc"].drop_nulls() if "roc_auc" in latest.columns else pl.Series([], dtype=pl.Float64)
         training = (metadata.get("metrics") or {}).get("roc_auc")
         if auc.len():
