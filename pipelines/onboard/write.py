@@ -105,7 +105,8 @@ def _add_lift_rules(gate: Table, proposed: ProposedContract) -> None:
         _add_regression_lift_rules(gate)
         return
     for line in (
-        "init: a model must beat what needs no model, by more than the noise of the test rows (pipelines/ml/lift.py):",
+        "init: a model must beat what needs no model, by more than the noise of the test rows",
+        "  (pipelines/tasks/binary/lift.py):",
         "  roc_auc: chance is 0.5; the 95 % lower bound of the lift (stratified bootstrap of the test rows) must",
         "  exceed 0: a model with no signal fails, a weak real one passes. A fixed margin (0.6) is too loose on a few",
         "  hundred rows (a no-signal model reaches 0.55 one time in ten with 60 positives) and too strict on many.",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from pipelines.config import Config
+from pipelines.contract import example_request
 from pipelines.tasks import Task, get_task
-from service.schema import example_request
 
 
 @dataclass
