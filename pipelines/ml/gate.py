@@ -68,9 +68,10 @@ def measure_latency(scorer: Scorer, features: pd.DataFrame, settings: GateSettin
     service runs per request: pipelines/ml/scorer.py), on rows of the test split as the service receives them.
 
     CPU time of this thread, not wall time: the rule asks whether the *model* is fast enough, and on a shared
-    machine wall time mostly measures the neighbours (a preempted call waits without running; the same scorer
-    measured 0.03 ms and 40 ms one-row p99 on an idle and a loaded 2-core runner). CPU time counts only the
-    instructions this call ran, so it moves with the model's size, not with the load. What the service's
+    machine wall time mostly measures the neighbours (a preempted call waits without running): beside 4 busy
+    processes on 2 cores the one-row wall p99 of the same scorer rose 119–182×, its CPU-time p99 2–3×
+    (bench/gate_latency.py, docs/ml.md). CPU time counts only the instructions this call ran, so it moves with
+    the model's size, not with the load. What the service's
     answers take under real load is checked after a deploy instead (`mlrig smoke`, release.p99_budget_ms).
     Each p99 is still the best of `LATENCY_ROUNDS` rounds (cache misses after a neighbour's burst cost CPU
     time too); a model that is slow every time fails all of them. One warm-up call per path first pays the
