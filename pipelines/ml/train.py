@@ -130,6 +130,8 @@ def train(lake: Lake, config: Config, gold_version: int | None = None, params: d
     policy = config.model.threshold
     train_part = split.frame.iloc[split.train_idx].reset_index(drop=True)
     fit_idx, valid_idx = split_by_entity(train_part, contract.entity_key, policy.validation_fraction, config.model.seed)
+    if not task.decides:  # nothing to choose on validation rows: learn from the whole train part
+        fit_idx = np.arange(len(train_part))
     x, y = train_part[contract.feature_names], train_part[LABEL]
     model = build_model(contract, config.model, **(params or {}))
     model = fit_model(model, x.iloc[fit_idx], y.iloc[fit_idx], contract)

@@ -49,6 +49,7 @@ class Task(Protocol):
     metrics: Mapping[str, Direction]  # every metric evaluate() reports that the gate may name
     headline: tuple[str, ...]  # the card's, the PR comment's and the slice table's metrics, most important first
     lift_metrics: Mapping[str, str]  # metric → its trivial predictor, as said in docs and advice
+    decides: bool  # makes a decision chosen on validation rows (binary: the threshold), held out of fitting
     contribution_unit: str  # of a feature's contribution to the raw score (card's importance)
     tune_metric: str  # what tuning optimises on validation rows (direction from `metrics`)
     outcome_metric: str  # what monitoring plots per window on late outcomes

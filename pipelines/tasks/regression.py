@@ -149,6 +149,7 @@ class RegressionTask:
         "mae": "predicting the median",
         "r2": "predicting the mean (0)",
     }
+    decides = False  # answers its number: no validation rows held out of fitting
     contribution_unit = "target's unit"  # of the card's feature importance (TreeSHAP on the raw score)
     tune_metric = "rmse"
     outcome_metric = "rmse"

@@ -49,6 +49,7 @@ class BinaryTask:
     }
     headline = ("roc_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier", "positive_rate")
     lift_metrics = lift.LIFT_METRICS
+    decides = True  # chooses a threshold on validation rows held out of fitting
     contribution_unit = "log-odds"  # of the card's feature importance (TreeSHAP on the raw score)
     tune_metric = "roc_auc"
     outcome_metric = "roc_auc"
