@@ -130,7 +130,8 @@ def test_a_public_regression_table_goes_from_init_to_a_served_price_and_a_monito
     assert result.residual_ks is not None and not any("RMSE" in r for r in result.decision.reasons)
     report = result.report.read_text(encoding="utf-8")
     assert "Residual drift" in report and "rmse" in report
-    _run("monitor")
+    printed = " ".join(_run("monitor").split())
+    assert "residual drift: KS" in printed and "rmse" in printed, printed
 
     # the other world: the same sales' outcomes came back a third higher (a fresh labels table, not a second
     # label per sale: which of two labels for one key the join keeps is not what this test is about)
