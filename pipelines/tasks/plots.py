@@ -1,0 +1,18 @@
+"""Card plots as base64 PNGs: matplotlib's Figure (not pyplot: no global figure state, no display backend)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+
+from matplotlib.figure import Figure
+
+
+def png(draw: Callable, width: float = 4.2, height: float = 3.4) -> str:
+    figure = Figure(figsize=(width, height), dpi=90)
+    draw(figure.subplots())
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
