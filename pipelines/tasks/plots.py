@@ -6,10 +6,11 @@ import base64
 import io
 from collections.abc import Callable
 
-from matplotlib.figure import Figure
-
 
 def png(draw: Callable, width: float = 4.2, height: float = 3.4) -> str:
+    # imported here: the tasks are also the service's response models, and the serving image has no matplotlib
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), dpi=90)
     draw(figure.subplots())
     figure.tight_layout()
