@@ -11,10 +11,17 @@ PULUMI_PROJECTS ?= platform data ml serving
 STACK ?= dev
 URL ?= http://127.0.0.1:$(PORT)
 TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
-# `mlrig image build serving --tag TAG` names the image <serving.service_name>:TAG; the stacks deploy
-# <images.registry>/<serving.service_name>:TAG. Both names come from mlrig.toml (evaluated only when used).
-IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as c; print(c().serving.service_name)')
-DEPLOYED_IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as l; c = l(); print(f"{c.images.registry}/{c.serving.service_name}")')
+# the release's digests (CD passes the release job's outputs); empty → deploy by tag
+SERVING_DIGEST ?=
+PIPELINE_DIGEST ?=
+# where release-images pushes and deploy pulls (default: [images] registry; the rehearsal: the local registry)
+REGISTRY ?=
+REGISTRY_FLAG = $(if $(REGISTRY),--registry $(REGISTRY),)
+# every image name comes from `mlrig image-ref` (pipelines/release/images.py), evaluated only when used
+IMAGE ?= $(shell $(BIN)/mlrig image-ref serving --tag $(TAG) --local)
+DEPLOYED_IMAGE ?= $(shell $(BIN)/mlrig image-ref serving --tag $(TAG))
+# where `mlrig pr-comment` finds the gate's verdict: the one `make bento` wrote
+RELEASE_ENV_FILE ?= .cache/release.env
 KIND_CLUSTER ?= mlrig-e2e
 # where the serving project puts the Service (reconciled with infra/serving)
 E2E_NAMESPACE ?= mlrig
@@ -23,7 +30,8 @@ E2E_PORT ?= 3300
 # A local (file) backend's secrets need a passphrase; the e2e cluster is thrown away, so a fixed one is fine.
 E2E_PULUMI_PASSPHRASE ?= mlrig-e2e-throwaway
 
-.PHONY: workflow-lint audit data-check bento preview pr-comment smoke deploy rollback kind-up kind-smoke kind-down
+.PHONY: workflow-lint audit data-check bento preview pr-comment smoke deploy rollback release-bento release-images \
+	kind-up kind-smoke kind-down
 test: workflow-lint
 
 WORKFLOWS := $(wildcard .github/workflows/*.yml)
@@ -46,13 +54,17 @@ data-check: install ## Data sanity on a sample: demo drops → bronze → silver
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig refine
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig features
 
-bento: install ## Train on the sample (after data-check) and build the Bento
+# the gate writes its verdict to <work>/reports/gate.json (the PR comment reads it) and fails the run when the
+# model does not pass; only a model that passed is packaged
+bento: install ## Train on the sample (after data-check), gate it, build the Bento from the champion
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig train
+	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig gate
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig build
 
 # Without credentials (a fork's pull request) this prints a GitHub notice and succeeds: a preview is
 # information for reviewers, not a gate. PULUMI_BACKEND_URL covers self-managed backends (s3://, file://).
-preview: install ## pulumi preview --json of every project (STACK=dev) into .cache/preview/
+# The policy pack runs on every preview, as on every `mlrig deploy`; images come from each stack's state.
+preview: install ## pulumi preview --json of every project (STACK=dev), policy pack on, into .cache/preview/
 	@mkdir -p $(PREVIEW_DIR)
 	@if [ -z "$${PULUMI_ACCESS_TOKEN:-}$${PULUMI_BACKEND_URL:-}" ]; then \
 	  echo "::notice title=pulumi preview skipped::no PULUMI_ACCESS_TOKEN or PULUMI_BACKEND_URL in this run (a fork, or Pulumi not set up: docs/cicd.md)"; \
@@ -60,7 +72,8 @@ preview: install ## pulumi preview --json of every project (STACK=dev) into .cac
 	fi; \
 	for project in $(PULUMI_PROJECTS); do \
 	  echo "pulumi preview: infra/$$project ($(STACK))"; \
-	  pulumi preview --cwd infra/$$project --stack $(STACK) --json --non-interactive > $(PREVIEW_DIR)/$$project.json; \
+	  pulumi preview --cwd infra/$$project --stack $(STACK) --policy-pack $(CURDIR)/infra/policy --json \
+	    --non-interactive > $(PREVIEW_DIR)/$$project.json; \
 	done
 
 pr-comment: install ## Render the pull-request comment from this run's artifacts into .cache/pr-comment.md
@@ -68,27 +81,47 @@ pr-comment: install ## Render the pull-request comment from this run's artifacts
 	@# in GitHub Actions the run's summary page shows it too (the only place a fork's PR can see it)
 	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat .cache/pr-comment.md >> "$$GITHUB_STEP_SUMMARY"; fi
 
-smoke: install ## Smoke + latency check of a running service (URL=http://…)
+# the key comes from $$MLRIG_API_KEY (a secret of the environment in CD), never from the command line
+smoke: install ## Smoke + latency check of a running service (URL=http://…, $$MLRIG_API_KEY)
 	$(BIN)/mlrig smoke --url $(URL)
 
-deploy: install ## pulumi up the serving project with image TAG on STACK, recording the tag it replaces
-	$(BIN)/mlrig deploy --stack $(STACK) --tag $(TAG)
+# The lake's champion (MLRIG_LAKE_URL: where the cluster's gate promotes), not a model trained on CI's sample.
+release-bento: install ## Package the lake's champion as the Bento (fails when no model passed the gate)
+	$(BIN)/mlrig build
 
-rollback: install ## pulumi up the serving project on STACK with the tag the last deploy replaced
+# Build, push (to REGISTRY or [images] registry) and write each image's digest and full reference as
+# `<kind>-digest=` / `<kind>-image=` lines to $$GITHUB_OUTPUT (CD's job outputs) and $(RELEASE_ENV_FILE).
+release-images: images-setup ## Build + push the serving and pipeline images tagged TAG; digests → $$GITHUB_OUTPUT
+	@mkdir -p $(dir $(RELEASE_ENV_FILE)); : > $(RELEASE_ENV_FILE)
+	for kind in serving pipeline; do \
+	  $(BIN)/mlrig image build $$kind --tag $(TAG); \
+	  pushed=$$($(BIN)/mlrig image push $$kind --tag $(TAG) $(REGISTRY_FLAG) | tail -n 1); \
+	  digest=$${pushed##*@}; \
+	  echo "$$kind-digest=$$digest" >> $(RELEASE_ENV_FILE); \
+	  echo "$$kind-image=$$($(BIN)/mlrig image-ref $$kind --tag $(TAG) --digest $$digest $(REGISTRY_FLAG))" >> $(RELEASE_ENV_FILE); \
+	done
+	@cat $(RELEASE_ENV_FILE)
+	@if [ -n "$${GITHUB_OUTPUT:-}" ]; then cat $(RELEASE_ENV_FILE) >> "$$GITHUB_OUTPUT"; fi
+
+deploy: install ## pulumi up platform → data → ml → serving on STACK with release TAG (+ digests), policy pack on
+	$(BIN)/mlrig deploy --stack $(STACK) --tag $(TAG) $(REGISTRY_FLAG) \
+	  $(if $(SERVING_DIGEST),--serving-digest $(SERVING_DIGEST),) $(if $(PIPELINE_DIGEST),--pipeline-digest $(PIPELINE_DIGEST),)
+
+rollback: install ## pulumi up serving on STACK with the image the last deploy replaced
 	$(BIN)/mlrig rollback --stack $(STACK)
 
 # kind end-to-end: a throwaway cluster (made by helm/kind-action in CI, or `kind create cluster` here),
 # a local Pulumi backend under .cache/, all four projects up on `dev`, a smoke through the Service, destroy.
-kind-up: install ## kind e2e: load IMAGE:TAG into kind, pulumi up platform, data, ml, serving on dev (local backend)
-	docker tag $(IMAGE):$(TAG) $(DEPLOYED_IMAGE):$(TAG)
-	kind load docker-image $(DEPLOYED_IMAGE):$(TAG) --name $(KIND_CLUSTER)
-	mkdir -p .cache/pulumi-state
-	pulumi login --local --cloud-url file://$(abspath .cache/pulumi-state)
-	for project in $(filter-out serving,$(PULUMI_PROJECTS)); do \
-	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi stack select --create dev --cwd infra/$$project; \
-	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi up --yes --skip-preview --stack dev --cwd infra/$$project; \
+kind-up: install ## kind e2e: load both images into kind, pulumi up platform → data → ml → serving on dev (local backend)
+	for kind in serving pipeline; do \
+	  docker tag $$($(BIN)/mlrig image-ref $$kind --tag $(TAG) --local) $$($(BIN)/mlrig image-ref $$kind --tag $(TAG)); \
+	  kind load docker-image $$($(BIN)/mlrig image-ref $$kind --tag $(TAG)) --name $(KIND_CLUSTER); \
 	done
-	PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi stack select --create dev --cwd infra/serving
+	mkdir -p .cache/pulumi-state
+	pulumi login file://$(abspath .cache/pulumi-state)
+	for project in $(PULUMI_PROJECTS); do \
+	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi stack select --create dev --cwd infra/$$project; \
+	done
 	PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) $(BIN)/mlrig deploy --stack dev --tag $(TAG)
 
 kind-smoke: install ## kind e2e: smoke + latency through the Service (kubectl port-forward)

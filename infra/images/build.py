@@ -27,6 +27,7 @@ from infra.images.cache import PROJECT_ROOT, cache_root
 from infra.images.context import dockerfile_env, pipeline_context, serving_context
 from infra.images.errors import ImageError
 from pipelines.config import Config
+from pipelines.release.images import image_name, reference
 
 KINDS = ("serving", "pipeline")
 LABEL_MODEL = "io.mlrig.model-version"
@@ -50,8 +51,7 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
 
 
 def image_ref(config: Config, kind: str, tag: str | None = None) -> str:
-    name = config.serving.service_name if kind == "serving" else config.images.pipeline_name
-    return f"{name}:{tag or git_commit()}"
+    return reference(image_name(config, kind), tag=tag or git_commit())
 
 
 def build_image(client: docker.DockerClient, context: Path, ref: str, labels: dict[str, str], buildargs: dict) -> str:

@@ -95,6 +95,36 @@ def rollback(
     typer.echo(result.summary("rolled back to"))
 
 
+@app.command("image-ref")
+def image_ref(
+    kind: Annotated[str, typer.Argument(help="serving or pipeline")],
+    tag: Annotated[str | None, typer.Option(help="Image tag (a commit SHA).")] = None,
+    digest: Annotated[str | None, typer.Option(help="sha256:… digest.")] = None,
+    registry: Annotated[str | None, typer.Option(help="Registry/namespace (default: images.registry).")] = None,
+    local: Annotated[
+        bool, typer.Option(help="The name `mlrig image build` gives it in the engine (no registry).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print the image reference CD pushes and the stacks deploy: <registry>/<name>:<tag>@<digest>.
+
+    Example: mlrig image-ref serving --tag 3f2c1e0 --digest sha256:…
+    """
+    from pipelines.release.images import image_name, image_reference, reference
+
+    cfg = _config(config)
+    try:
+        ref = (
+            reference(image_name(cfg, kind), tag=tag, digest=digest)
+            if local
+            else image_reference(cfg, kind, tag=tag, digest=digest, registry=registry)
+        )
+    except ValueError as err:
+        console.print(f"[red]image-ref:[/] {err}")
+        raise typer.Exit(2) from err
+    typer.echo(ref)
+
+
 @app.command("pr-comment")
 def pr_comment(
     config: ConfigOption = None,
@@ -112,13 +142,14 @@ def pr_comment(
 
     Example: mlrig pr-comment --out .cache/pr-comment.md
     """
+    from pipelines.ml.gate import verdict_path
     from pipelines.release.pr_comment import Artifacts, render
 
     cfg = _config(config)
     artifacts = Artifacts(
         junit=junit,
         coverage=coverage,
-        gate_verdict=gate_verdict or cfg.reports_dir / "gate.json",
+        gate_verdict=gate_verdict or verdict_path(cfg),
         preview_dir=preview_dir,
     )
     markdown = render(cfg, artifacts)
