@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 import httpx
 
 from pipelines.config import Config
-from service.runner import CLIENT_KEY_ENV
-from service.schema import example_request
+from pipelines.contract import example_request
+
+# The variable the client key is read from, as `mlrig predict` reads it (service/runner.py; pipelines may not import
+# service, so a test holds the two names equal).
+CLIENT_KEY_ENV = "MLRIG_API_KEY"
 
 
 @dataclass

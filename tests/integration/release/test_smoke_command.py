@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -103,6 +103,13 @@ def test_smoke_sends_the_api_key_a_keyed_service_wants(keyed_scorer_url: str, mo
     args = ["smoke", "--url", keyed_scorer_url, "--requests", "5", "--p99-budget-ms", "5000"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+
+
+def test_smoke_reads_the_key_from_the_variable_mlrig_predict_reads() -> None:
+    from pipelines.release.smoke import CLIENT_KEY_ENV as SMOKE_KEY_ENV
+    from service.runner import CLIENT_KEY_ENV
+
+    assert SMOKE_KEY_ENV == CLIENT_KEY_ENV
 
 
 def test_smoke_without_a_key_fails_and_says_which_variable_to_set(keyed_scorer_url: str, monkeypatch) -> None:

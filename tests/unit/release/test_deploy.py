@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import Config
 from pipelines.release.deploy import PROJECTS, ReleaseError, deploy, rollback, run_pulumi
 from pipelines.release.images import RELEASE_ENV

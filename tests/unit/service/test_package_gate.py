@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import load_config
 from pipelines.ml.registry import MODEL_TAG_ENV, ChampionError
 from service.package import refuse_ungated
