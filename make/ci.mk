@@ -3,8 +3,9 @@
 
 # the sample run's work folder: CI never touches your .mlrig/
 CI_WORK ?= .cache/ci-work
-# big enough to train, small enough for a PR run (< 1 min)
-CI_ROWS ?= 3000
+# big enough for the gate to judge (at 3,000 rows, ~85 test rows per country, its slice-gap rule judges noise),
+# small enough for a PR run
+CI_ROWS ?= 20000
 # `pulumi preview --json` per project, read by `mlrig pr-comment`
 PREVIEW_DIR ?= .cache/preview
 PULUMI_PROJECTS ?= platform data ml serving
