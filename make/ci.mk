@@ -15,9 +15,10 @@ TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
 # the release's digests (CD passes the release job's outputs); empty → deploy by tag
 SERVING_DIGEST ?=
 PIPELINE_DIGEST ?=
-# where release-images pushes and deploy pulls (default: [images] registry; the rehearsal: the local registry)
-REGISTRY ?=
-REGISTRY_FLAG = $(if $(REGISTRY),--registry $(REGISTRY),)
+# where release-images pushes (default: [images] registry, where the stacks pull; the rehearsal pushes to the local
+# registry its node mirrors [images] registry from). Deploys always name [images] registry: one home.
+PUSH_REGISTRY ?=
+REGISTRY_FLAG = $(if $(PUSH_REGISTRY),--registry $(PUSH_REGISTRY),)
 # every image name comes from `mlrig image-ref` (pipelines/release/images.py), evaluated only when used
 IMAGE ?= $(shell $(BIN)/mlrig image-ref serving --tag $(TAG) --local)
 DEPLOYED_IMAGE ?= $(shell $(BIN)/mlrig image-ref serving --tag $(TAG))
@@ -90,7 +91,7 @@ smoke: install ## Smoke + latency check of a running service (URL=http://…, $$
 release-bento: install ## Package the lake's champion as the Bento (fails when no model passed the gate)
 	$(BIN)/mlrig build
 
-# Build, push (to REGISTRY or [images] registry) and write each image's digest and full reference as
+# Build, push (to PUSH_REGISTRY or [images] registry) and write each image's digest and full reference as
 # `<kind>-digest=` / `<kind>-image=` lines to $$GITHUB_OUTPUT (CD's job outputs) and $(RELEASE_ENV_FILE).
 release-images: images-setup ## Build + push the serving and pipeline images tagged TAG; digests → $$GITHUB_OUTPUT
 	@mkdir -p $(dir $(RELEASE_ENV_FILE)); : > $(RELEASE_ENV_FILE)
@@ -105,7 +106,7 @@ release-images: images-setup ## Build + push the serving and pipeline images tag
 	@if [ -n "$${GITHUB_OUTPUT:-}" ]; then cat $(RELEASE_ENV_FILE) >> "$$GITHUB_OUTPUT"; fi
 
 deploy: install ## pulumi up platform → data → ml → serving on STACK with release TAG (+ digests), policy pack on
-	$(BIN)/mlrig deploy --stack $(STACK) --tag $(TAG) $(REGISTRY_FLAG) \
+	$(BIN)/mlrig deploy --stack $(STACK) --tag $(TAG) \
 	  $(if $(SERVING_DIGEST),--serving-digest $(SERVING_DIGEST),) $(if $(PIPELINE_DIGEST),--pipeline-digest $(PIPELINE_DIGEST),)
 
 rollback: install ## pulumi up serving on STACK with the image the last deploy replaced
@@ -135,3 +136,37 @@ kind-down: install ## kind e2e: pulumi destroy every project on dev, serving fir
 	for project in serving ml data platform; do \
 	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi destroy --yes --skip-preview --stack dev --cwd infra/$$project || status=1; \
 	done; exit $${status:-0}
+
+# --- the workflow files themselves, run by act on this host (tools/act/, docs/cicd.md) ---------------------------
+ACT_USER ?= mlrig-runner
+ACT_OUT ?= $(CURDIR)/.cache/act
+ACT_JOBS ?=
+ACT_TOOLS = pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes act
+ACT_SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+
+.PHONY: act-runner ci-act rehearse
+
+# GitHub's hosted jobs run as the non-root user `runner` with passwordless sudo; the local runs mirror that.
+act-runner: ## The non-root runner user act runs jobs as (passwordless sudo, like GitHub's `runner`); idempotent
+	@command -v sudo >/dev/null || { $(ACT_SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(ACT_SUDO) apt-get install -y -q sudo >/dev/null; }
+	@id -u $(ACT_USER) >/dev/null 2>&1 || $(ACT_SUDO) useradd --create-home --shell /bin/bash $(ACT_USER)
+	@printf '%s ALL=(ALL) NOPASSWD:ALL\n' $(ACT_USER) > .cache/sudoers.$(ACT_USER)
+	@$(ACT_SUDO) visudo -cqf .cache/sudoers.$(ACT_USER)
+	@$(ACT_SUDO) install -m 0440 -o root -g root .cache/sudoers.$(ACT_USER) /etc/sudoers.d/$(ACT_USER)
+	@rm -f .cache/sudoers.$(ACT_USER)
+	@$(ACT_SUDO) mkdir -p $(ACT_OUT) && $(ACT_SUDO) chown $(ACT_USER): $(ACT_OUT)
+	@sudo -n -u $(ACT_USER) sudo -n true && echo "runner: $(ACT_USER) (uid $$(id -u $(ACT_USER))), passwordless sudo"
+
+# The pull-request workflow as GitHub runs it: `ci.yml` on a pull_request event, every job (ACT_JOBS=… for some),
+# previews against the file backend under $(ACT_OUT) (PULUMI_BACKEND_URL, what `pulumi login file://DIR` selects).
+ci-act: install act-runner ## Run .github/workflows/ci.yml with act (pull_request) as the runner user; PR comment → $(ACT_OUT)/ci/
+	tools/build-tools.sh $(ACT_TOOLS)
+	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-$(E2E_PULUMI_PASSPHRASE)} \
+	  $(BIN)/python -m tools.act.run .github/workflows/ci.yml --event pull_request --out $(ACT_OUT)/ci \
+	  --tools-bin $$(tools/build-tools.sh --print-dir)/bin --user $(ACT_USER) $(foreach job,$(ACT_JOBS),--job $(job)) \
+	  --env PULUMI_BACKEND_URL=file://$(ACT_OUT)/pulumi-state \
+	  --secret PULUMI_CONFIG_PASSPHRASE
+
+rehearse: install act-runner node-setup images-setup ## A repository's life on the local cluster: PR → merge → bad image rolled back → failed gate
+	tools/build-tools.sh
+	$(BIN)/python -m tools.rehearsal --out $(ACT_OUT)/rehearsal --user $(ACT_USER) --mirror $(MIRROR)

@@ -57,7 +57,7 @@ def local_repository_flags(workflows: list[Path]) -> list[str]:
 
 
 def act_command(args: argparse.Namespace, act: Path) -> list[str]:
-    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    workflows = sorted((args.repo / ".github" / "workflows").glob("*.yml"))
     command = [str(act), args.event, "-W", str(args.workflow), "-e", str(args.event_file)]
     for label in HOST_LABELS:
         command += ["-P", f"{label}=-self-hosted"]
@@ -67,6 +67,7 @@ def act_command(args: argparse.Namespace, act: Path) -> list[str]:
         "MLRIG_ACT_OUT": str(args.out),
         "MLRIG_ACT_TOOLS": str(HERE),
         "MLRIG_TOOLS_BIN": str(args.tools_bin),
+        "MLRIG_PULUMI_PLUGINS": str(args.tools_bin.parent / "pulumi-home" / "plugins"),
         **dict(pair.split("=", 1) for pair in args.env),
     }
     for key, value in env.items():
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every step")
     parser.add_argument("--var", action="append", default=[], help="KEY=VALUE as ${{ vars.KEY }}")
     parser.add_argument("--secret", action="append", default=[], help="NAME, value from this environment")
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the repository act runs (default: this one)")
     parser.add_argument("--user", default=RUNNER_USER, help="run as this non-root user ('' = as myself)")
     args = parser.parse_args(argv)
     args.out = args.out.resolve()
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         args.event_file.write_text(json.dumps(default_event(args.event)), encoding="utf-8")
     command = as_runner(act_command(args, args.tools_bin / "act"), args.user)
     print("act:", " ".join(command), flush=True)
-    return subprocess.run(command, cwd=ROOT, check=False).returncode
+    return subprocess.run(command, cwd=args.repo, check=False).returncode
 
 
 def default_event(event: str) -> dict:
