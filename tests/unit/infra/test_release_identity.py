@@ -72,3 +72,22 @@ def test_stack_references_use_the_backends_organization(run_project, monkeypatch
     monkeypatch.setattr("pulumi.get_organization", lambda: "acme")
     run = run_project("serving", "prod")
     assert "acme/mlrig-platform/prod" in run.mocks.stack_references
+
+
+def test_a_private_registry_is_pulled_with_the_stacks_credentials(run_project) -> None:
+    """Issue 16, item 3: a private package needs a pull secret; both workload identities carry it."""
+    from infra.testing import TEST_SECRETS
+
+    auth = '{"auths": {"ghcr.io": {"auth": "dXNlcjp0b2tlbg=="}}}'
+    run = run_project("platform", "prod", secrets={**TEST_SECRETS["platform"], "registryAuth": auth})
+    pull = next(s for s in run.mocks.of_type("core/v1:Secret") if s.name == "registry-pull")
+    assert pull.inputs["type"] == "kubernetes.io/dockerconfigjson"
+    assert pull.secret_paths == ("stringData",)  # still a secret on the wire
+    accounts = run.mocks.of_type("core/v1:ServiceAccount")
+    assert {a.name for a in accounts} == {"mlrig-pipeline", "mlrig-serving"}
+    assert all(a.inputs["imagePullSecrets"] == [{"name": "registry-pull"}] for a in accounts)
+
+
+def test_public_images_need_no_pull_secret(stack_runs) -> None:
+    accounts = stack_runs[("platform", "prod")].mocks.of_type("core/v1:ServiceAccount")
+    assert all("imagePullSecrets" not in a.inputs for a in accounts)
