@@ -88,8 +88,16 @@ def as_runner(command: list[str], user: str) -> list[str]:
     return ["sudo", "-n", "-u", user, "-H", "--preserve-env=" + ",".join(_passed_env()), *command]
 
 
+# What the runner keeps from this machine's environment: its PATH, the secrets act reads by name, and the CA
+# settings (this machine's TLS is intercepted: a self-hosted runner here needs the same trust store).
+PASSED_ENV = ("PATH", "PULUMI_CONFIG_PASSPHRASE", "MLRIG_API_KEY", "KUBECONFIG", "SSL_CERT_FILE", "SSL_CERT_DIR",
+              "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE",
+              "NODE_EXTRA_CA_CERTS", "PIP_FIND_LINKS", "PIP_DEFAULT_TIMEOUT", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+              "http_proxy", "https_proxy", "no_proxy")  # fmt: skip
+
+
 def _passed_env() -> list[str]:
-    return [name for name in ("PATH", "PULUMI_CONFIG_PASSPHRASE", "MLRIG_API_KEY", "KUBECONFIG") if name in os.environ]
+    return [name for name in PASSED_ENV if name in os.environ]
 
 
 def main(argv: list[str] | None = None) -> int:
