@@ -93,8 +93,31 @@ def _export_bento(config: Config, target: Path) -> tuple[Path, dict]:
     bentoml.bentos.export_bento(bento.tag, str(archive))
     unpacked = target / "bento"
     with tarfile.open(archive) as tar:
-        tar.extractall(unpacked, filter="data")
+        safe_extract(tar, unpacked)
     return unpacked, yaml.safe_load((unpacked / "bento.yaml").read_text())
+
+
+def safe_extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Extract with the "data" filter (no absolute paths, no escapes, no devices). Python < 3.11.4 (Debian
+    bookworm's 3.11.2, the python a runner without pyenv has) lacks filters: the same refusals are checked here."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    root = into.resolve()
+    for member in tar.getmembers():
+        if _escapes(member, root):
+            raise ImageError(f"refusing to unpack {member.name!r}: it points outside {into}")
+    tar.extractall(into)  # noqa: S202 - every member checked above
+
+
+def _escapes(member: tarfile.TarInfo, root: Path) -> bool:
+    target = (root / member.name).resolve()
+    if not target.is_relative_to(root) or member.isdev():
+        return True
+    if member.issym() or member.islnk():
+        link = Path(member.linkname)
+        return link.is_absolute() or not (target.parent / link).resolve().is_relative_to(root)
+    return False
 
 
 def _labels(config: Config, kind: str, commit: str, model_version: str) -> dict[str, str]:
