@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--event-file", type=Path, help="event JSON (default: a minimal one for --event)")
     parser.add_argument("--out", type=Path, required=True, help="artifacts, the PR comment, the act log")
     parser.add_argument("--tools-bin", type=Path, required=True, help="where the built pulumi and act are")
+    parser.add_argument("--act", type=Path, help="the act binary (default: <tools-bin>/act)")
     parser.add_argument("--job", action="append", default=[])
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every step")
     parser.add_argument("--var", action="append", default=[], help="KEY=VALUE as ${{ vars.KEY }}")
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.event_file is None:
         args.event_file = args.out / f"{args.event}.json"
         args.event_file.write_text(json.dumps(default_event(args.event)), encoding="utf-8")
-    command = as_runner(act_command(args, args.tools_bin / "act"), args.user)
+    command = as_runner(act_command(args, args.act or args.tools_bin / "act"), args.user)
     print("act:", " ".join(command), flush=True)
     return subprocess.run(command, cwd=args.repo, check=False).returncode
 
