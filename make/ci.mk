@@ -161,6 +161,10 @@ act-runner: ## The non-root runner user act runs jobs as (passwordless sudo, lik
 # previews against the file backend under $(ACT_OUT) (PULUMI_BACKEND_URL, what `pulumi login file://DIR` selects).
 ci-act: install act-runner ## Run .github/workflows/ci.yml with act (pull_request) as the runner user; PR comment → $(ACT_OUT)/ci/
 	tools/build-tools.sh $(ACT_TOOLS)
+	@# the runner's own copy of the provider plugin (the tools' pulumi-home is root's, mode 0700)
+	$(ACT_SUDO) sudo -n -u $(ACT_USER) mkdir -p ~$(ACT_USER)/.pulumi/plugins
+	$(ACT_SUDO) cp -a $$(tools/build-tools.sh --print-dir)/pulumi-home/plugins/. ~$(ACT_USER)/.pulumi/plugins/
+	$(ACT_SUDO) chown -R $(ACT_USER): ~$(ACT_USER)/.pulumi
 	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-$(E2E_PULUMI_PASSPHRASE)} \
 	  $(BIN)/python -m tools.act.run .github/workflows/ci.yml --event pull_request --out $(ACT_OUT)/ci \
 	  --tools-bin $$(tools/build-tools.sh --print-dir)/bin --user $(ACT_USER) $(foreach job,$(ACT_JOBS),--job $(job)) \

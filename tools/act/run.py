@@ -67,7 +67,6 @@ def act_command(args: argparse.Namespace, act: Path) -> list[str]:
         "MLRIG_ACT_OUT": str(args.out),
         "MLRIG_ACT_TOOLS": str(HERE),
         "MLRIG_TOOLS_BIN": str(args.tools_bin),
-        "MLRIG_PULUMI_PLUGINS": str(args.tools_bin.parent / "pulumi-home" / "plugins"),
         **dict(pair.split("=", 1) for pair in args.env),
     }
     for key, value in env.items():
