@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pulumi
 
+from pipelines.release.images import CONFIG_IMAGE_OUTPUT, IMAGE_OUTPUT
+
 # platform: the namespace, the object store and the identities every workload runs with
 PLATFORM_NAMESPACE = "namespace"
 PLATFORM_LAKE_URL = "lakeUrl"  # s3://bucket/lake
@@ -35,7 +37,8 @@ SERVING_SERVICE = "service"
 SERVING_URL = "url"
 SERVING_VARIANTS = "variants"
 SERVING_API_KEYS_SECRET = "apiKeysSecret"  # noqa: S105 - the name of the Secret the service reads its keys from
-SERVING_IMAGE_TAG = "imageTag"  # the tag this stack runs: `mlrig deploy` records it before moving on, for rollback
+# data, ml, serving: the image reference each runs, and the one its stack file named then (infra/release.py)
+RELEASE = (IMAGE_OUTPUT, CONFIG_IMAGE_OUTPUT)
 
 # What each project exports: tests check the programs against this, and answer StackReferences from it.
 EXPORTS: dict[str, tuple[str, ...]] = {
@@ -52,9 +55,9 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         PLATFORM_QUOTA,
         PLATFORM_MONITORING_NAMESPACE,
     ),
-    "data": (DATA_CRONJOBS,),
-    "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB),
-    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG, SERVING_API_KEYS_SECRET),
+    "data": (DATA_CRONJOBS, *RELEASE),
+    "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB, *RELEASE),
+    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_API_KEYS_SECRET, *RELEASE),
 }
 
 

@@ -7,19 +7,18 @@ Defaults are applied here, not in Pulumi.yaml, so the programs behave the same u
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pulumi
 
+from infra.release import released_image, stack_name
 from pipelines.config import Config, load_config
+from pipelines.release.images import image_repository, reference
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def project_config() -> Config:
@@ -27,24 +26,25 @@ def project_config() -> Config:
 
 
 def image_ref(name: str, *, tag: str | None, digest: str | None) -> str:
-    """`<name>@<digest>` when CD pinned a digest, else `<name>:<tag>`; `latest` and empty tags are refused."""
-    if digest:
-        if not _DIGEST.match(digest):
-            raise ValueError(f"imageDigest {digest!r} is not a sha256 digest (sha256:<64 hex>)")
-        return f"{name}@{digest}"
-    if not tag or not _TAG.match(tag):
+    """`<name>@<digest>` when a digest is set, else `<name>:<tag>`; `latest` and empty tags are refused."""
+    if not digest and not tag:
         raise ValueError(f"imageTag {tag!r} is not a valid image tag: set imageTag or imageDigest for this stack")
-    if tag == "latest":
-        raise ValueError("imageTag 'latest' moves under you: set an immutable tag or imageDigest")
-    return f"{name}:{tag}"
+    try:
+        return reference(name, tag=None if digest else tag, digest=digest or None)
+    except ValueError as err:
+        raise ValueError(f"{'imageDigest' if digest else 'imageTag'}: {err}") from err
 
 
-def _image(config: pulumi.Config, name: str) -> str:
-    return image_ref(name, tag=config.get("imageTag"), digest=config.get("imageDigest"))
+def _image(config: pulumi.Config, project: Config, kind: str) -> pulumi.Input[str]:
+    """The release this stack runs (infra/release.py); the stack file's imageTag/imageDigest only bootstrap it."""
+    return released_image(
+        kind, image_ref(image_repository(project, kind), tag=config.get("imageTag"), digest=config.get("imageDigest"))
+    )
 
 
 def _stack_ref(config: pulumi.Config, project: str) -> str:
-    return config.get(f"{project}Stack") or f"organization/mlrig-{project}/{pulumi.get_stack()}"
+    # Pulumi Cloud needs the real organization; a self-managed backend answers `organization`
+    return config.get(f"{project}Stack") or stack_name(f"mlrig-{project}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +103,7 @@ class PlatformSettings:
 @dataclass(frozen=True, kw_only=True)
 class DataSettings:
     platform_stack: str
-    image: str
+    image: pulumi.Input[str]
     schedules: dict[str, str]  # stage → cron schedule (UTC)
     deadline_seconds: int = 3600
     backoff_limit: int = 2
@@ -118,7 +118,7 @@ class DataSettings:
         defaults = {"ingest": "0 2 * * *", "refine": "30 2 * * *", "features": "0 3 * * *", "report": "30 3 * * *"}
         return cls(
             platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
+            image=_image(c, cfg, "pipeline"),
             schedules={s: c.get(f"{s}Schedule") or defaults[s] for s in cls.STAGES},
             deadline_seconds=c.get_int("deadlineSeconds") or 3600,
             backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 2,
@@ -143,7 +143,7 @@ def database_port(url: str) -> int:
 @dataclass(frozen=True, kw_only=True)
 class MlSettings:
     platform_stack: str
-    image: str
+    image: pulumi.Input[str]
     train_schedule: str = "0 5 * * 1"
     retrain_schedule: str = "30 * * * *"  # hourly: monitor the served traffic, retrain through the gate if needed
     deadline_seconds: int = 7200
@@ -159,7 +159,7 @@ class MlSettings:
         cfg = project_config()
         return cls(
             platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
+            image=_image(c, cfg, "pipeline"),
             train_schedule=c.get("trainSchedule") or "0 5 * * 1",
             retrain_schedule=c.get("retrainSchedule") or "30 * * * *",
             deadline_seconds=c.get_int("deadlineSeconds") or 7200,
@@ -190,7 +190,7 @@ def _api_keys(config: pulumi.Config, project: Config) -> pulumi.Output[str] | No
 @dataclass(frozen=True, kw_only=True)
 class ServingSettings:
     platform_stack: str
-    image: str
+    image: pulumi.Input[str]
     port: int
     replicas: int = 1
     max_replicas: int = 3
@@ -217,7 +217,7 @@ class ServingSettings:
                 raise ValueError("abTest is on: `variants` needs at least two entries ({name, modelTag})")
         return cls(
             platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.images.registry}/{cfg.serving.service_name}"),
+            image=_image(c, cfg, "serving"),
             port=cfg.serving.port,
             replicas=c.get_int("replicas") or 1,
             max_replicas=c.get_int("maxReplicas") or 3,
