@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
-from pipelines.config import IMAGE_TAG_KEY
+from pipelines.release.images import CONFIG_IMAGE_OUTPUT, IMAGE_OUTPUT
 
 # platform: the namespace, the object store and the identities every workload runs with
 PLATFORM_NAMESPACE = "namespace"
@@ -17,7 +17,7 @@ PLATFORM_MODELS_URL = "modelsUrl"  # s3://bucket/lake/models: model exports and 
 PLATFORM_S3_ENDPOINT = "s3Endpoint"  # in-cluster store URL, or "" for the cloud's own endpoint
 # the name of the Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
 PLATFORM_STORE_CREDENTIALS_SECRET = "storeCredentialsSecret"  # noqa: S105 - an output key, not a secret
-PLATFORM_LAKE_SETTINGS = "lakeSettingsConfigMap"  # ConfigMap: MLRIG_LAKE_URL, AWS_* client settings
+PLATFORM_LAKE_SETTINGS = "lakeSettingsConfigMap"  # ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL, AWS_* client settings
 PLATFORM_PII_KEY_SECRET = "piiKeySecret"  # noqa: S105 - a key name; Secret name: MLRIG_PII_KEY
 PLATFORM_PIPELINE_SERVICE_ACCOUNT = "pipelineServiceAccount"
 PLATFORM_SERVING_SERVICE_ACCOUNT = "servingServiceAccount"
@@ -37,7 +37,8 @@ SERVING_SERVICE = "service"
 SERVING_URL = "url"
 SERVING_VARIANTS = "variants"
 SERVING_API_KEYS_SECRET = "apiKeysSecret"  # noqa: S105 - the name of the Secret the service reads its keys from
-SERVING_IMAGE_TAG = IMAGE_TAG_KEY  # the tag this stack runs: `mlrig deploy` records it before moving on, for rollback
+# data, ml, serving: the image reference each runs, and the one its stack file named then (infra/release.py)
+RELEASE = (IMAGE_OUTPUT, CONFIG_IMAGE_OUTPUT)
 
 # What each project exports: tests check the programs against this, and answer StackReferences from it.
 EXPORTS: dict[str, tuple[str, ...]] = {
@@ -54,9 +55,9 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         PLATFORM_QUOTA,
         PLATFORM_MONITORING_NAMESPACE,
     ),
-    "data": (DATA_CRONJOBS,),
-    "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB),
-    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_IMAGE_TAG, SERVING_API_KEYS_SECRET),
+    "data": (DATA_CRONJOBS, *RELEASE),
+    "ml": (ML_TRAIN_CRONJOB, ML_RETRAIN_CRONJOB, ML_TUNING_JOB, *RELEASE),
+    "serving": (SERVING_SERVICE, SERVING_URL, SERVING_VARIANTS, SERVING_API_KEYS_SECRET, *RELEASE),
 }
 
 

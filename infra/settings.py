@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ import pulumi
 
 from infra.components import HardenedJobArgs, ModelEndpointArgs, ObjectStoreArgs, SecureNamespaceArgs
 from infra.components.pod import Sizing
+from infra.release import released_image, stack_name
 from pipelines.config import (
     CONFIG_ENV,
     IMAGE_DIGEST_KEY,
@@ -31,11 +31,10 @@ from pipelines.config import (
     Config,
     load_config,
 )
+from pipelines.release.images import image_repository, reference
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def project_config() -> Config:
@@ -55,27 +54,27 @@ def default(args_type: type, name: str) -> Any:
 
 
 def image_ref(name: str, *, tag: str | None, digest: str | None) -> str:
-    """`<name>@<digest>` when CD pinned a digest, else `<name>:<tag>`; `latest` and empty tags are refused."""
-    if digest:
-        if not _DIGEST.match(digest):
-            raise ValueError(f"imageDigest {digest!r} is not a sha256 digest (sha256:<64 hex>)")
-        return f"{name}@{digest}"
-    if not tag or not _TAG.match(tag):
+    """`<name>@<digest>` when a digest is set, else `<name>:<tag>`; `latest` and empty tags are refused."""
+    if not digest and not tag:
         raise ValueError(
             f"{IMAGE_TAG_KEY} {tag!r} is not a valid image tag: "
             f"set {IMAGE_TAG_KEY} or {IMAGE_DIGEST_KEY} for this stack"
         )
-    if tag == "latest":
-        raise ValueError(f"{IMAGE_TAG_KEY} 'latest' moves under you: set an immutable tag or {IMAGE_DIGEST_KEY}")
-    return f"{name}:{tag}"
+    try:
+        return reference(name, tag=None if digest else tag, digest=digest or None)
+    except ValueError as err:
+        raise ValueError(f"{IMAGE_DIGEST_KEY if digest else IMAGE_TAG_KEY}: {err}") from err
 
 
-def _image(config: pulumi.Config, name: str) -> str:
-    return image_ref(name, tag=config.get(IMAGE_TAG_KEY), digest=config.get(IMAGE_DIGEST_KEY))
+def _image(config: pulumi.Config, project: Config, kind: str) -> pulumi.Input[str]:
+    """The release this stack runs (infra/release.py); the stack file's imageTag/imageDigest only bootstrap it."""
+    tag, digest = config.get(IMAGE_TAG_KEY), config.get(IMAGE_DIGEST_KEY)
+    return released_image(kind, image_ref(image_repository(project, kind), tag=tag, digest=digest))
 
 
 def _stack_ref(config: pulumi.Config, project: str) -> str:
-    return config.get(f"{project}Stack") or f"organization/mlrig-{project}/{pulumi.get_stack()}"
+    # Pulumi Cloud needs the real organization; a self-managed backend answers `organization`
+    return config.get(f"{project}Stack") or stack_name(f"mlrig-{project}")
 
 
 def read_sizing(config: pulumi.Config, prefix: str, base: Sizing | None = None) -> Sizing:
@@ -136,7 +135,7 @@ def _pipeline_workload(config: pulumi.Config) -> dict[str, Any]:
     cfg = project_config()
     return {
         "platform_stack": _stack_ref(config, "platform"),
-        "image": _image(config, f"{cfg.images.registry}/{cfg.images.pipeline_name}"),
+        "image": _image(config, cfg, "pipeline"),
         "user_uid": cfg.images.user_uid,
     }
 
@@ -144,7 +143,7 @@ def _pipeline_workload(config: pulumi.Config) -> dict[str, Any]:
 @dataclass(frozen=True, kw_only=True)
 class DataSettings:
     platform_stack: str
-    image: str
+    image: pulumi.Input[str]
     user_uid: int
     schedules: dict[str, str]  # stage → cron schedule (UTC)
     deadline_seconds: int
@@ -188,7 +187,7 @@ def database_port(url: str) -> int:
 @dataclass(frozen=True, kw_only=True)
 class MlSettings:
     platform_stack: str
-    image: str
+    image: pulumi.Input[str]
     user_uid: int
     train_schedule: str = "0 5 * * 1"
     retrain_schedule: str = "30 * * * *"  # hourly: monitor the served traffic, retrain through the gate if needed
@@ -239,7 +238,7 @@ def _refuse_stack_ab(config: pulumi.Config) -> None:
 @dataclass(frozen=True, kw_only=True)
 class ServingSettings:
     platform_stack: str
-    image: str
+    image: pulumi.Input[str]
     service_name: str  # [serving] service_name: the Deployment, Service and HPA are named after it
     port: int  # [serving] port: where the image listens (its Dockerfile is rendered from the same value)
     user_uid: int
@@ -264,7 +263,7 @@ class ServingSettings:
         endpoint = ModelEndpointArgs
         return cls(
             platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, f"{cfg.images.registry}/{cfg.serving.service_name}"),
+            image=_image(c, cfg, "serving"),
             service_name=cfg.serving.service_name,
             port=cfg.serving.port,
             user_uid=cfg.images.user_uid,

@@ -3,18 +3,27 @@
 
 # the sample run's work folder: CI never touches your .mlrig/
 CI_WORK ?= .cache/ci-work
-# big enough to train, small enough for a PR run (< 1 min)
-CI_ROWS ?= 3000
+# big enough for the gate to judge (at 3,000 rows, ~85 test rows per country, its slice-gap rule judges noise),
+# small enough for a PR run
+CI_ROWS ?= 20000
 # `pulumi preview --json` per project, read by `mlrig pr-comment`
 PREVIEW_DIR ?= .cache/preview
 PULUMI_PROJECTS ?= platform data ml serving
 STACK ?= dev
 URL ?= http://127.0.0.1:$(PORT)
 TAG ?= $(shell git rev-parse HEAD 2>/dev/null)
-# `mlrig image build serving --tag TAG` names the image <serving.service_name>:TAG; the stacks deploy
-# <images.registry>/<serving.service_name>:TAG. Both names come from mlrig.toml (evaluated only when used).
-IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as c; print(c().serving.service_name)')
-DEPLOYED_IMAGE ?= $(shell $(BIN)/python -c 'from pipelines.config import load_config as l; c = l(); print(f"{c.images.registry}/{c.serving.service_name}")')
+# the release's digests (CD passes the release job's outputs); empty → deploy by tag
+SERVING_DIGEST ?=
+PIPELINE_DIGEST ?=
+# where release-images pushes (default: [images] registry, where the stacks pull; the rehearsal pushes to the local
+# registry its node mirrors [images] registry from). Deploys always name [images] registry: one home.
+PUSH_REGISTRY ?=
+REGISTRY_FLAG = $(if $(PUSH_REGISTRY),--registry $(PUSH_REGISTRY),)
+# every image name comes from `mlrig image-ref` (pipelines/release/images.py), evaluated only when used
+IMAGE ?= $(shell $(BIN)/mlrig image-ref serving --tag $(TAG) --local)
+DEPLOYED_IMAGE ?= $(shell $(BIN)/mlrig image-ref serving --tag $(TAG))
+# where `mlrig pr-comment` finds the gate's verdict: the one `make bento` wrote
+RELEASE_ENV_FILE ?= .cache/release.env
 KIND_CLUSTER ?= mlrig-e2e
 # where the serving project puts the Service: named [serving] service_name, like everything infra/serving makes
 E2E_NAMESPACE ?= mlrig
@@ -23,7 +32,8 @@ E2E_PORT ?= 3300
 # A local (file) backend's secrets need a passphrase; the e2e cluster is thrown away, so a fixed one is fine.
 E2E_PULUMI_PASSPHRASE ?= mlrig-e2e-throwaway
 
-.PHONY: workflow-lint audit data-check bento service-name preview pr-comment smoke deploy rollback kind-up kind-smoke kind-down
+.PHONY: workflow-lint audit data-check bento service-name preview pr-comment smoke deploy rollback release-bento release-images \
+	kind-up kind-smoke kind-down
 test: workflow-lint
 
 WORKFLOWS := $(wildcard .github/workflows/*.yml)
@@ -46,8 +56,11 @@ data-check: install ## Data sanity on a sample: demo drops → bronze → silver
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig refine
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig features
 
-bento: install ## Train on the sample (after data-check) and build the Bento
+# the gate writes its verdict to <work>/reports/gate.json (the PR comment reads it) and fails the run when the
+# model does not pass; only a model that passed is packaged
+bento: install ## Train on the sample (after data-check), gate it, build the Bento from the champion
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig train
+	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig gate
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig build
 
 # A workflow step reads the name instead of spelling it: `id: names` then `${{ steps.names.outputs.service }}`.
@@ -56,7 +69,8 @@ service-name: install ## Write service=<[serving] service_name> to $GITHUB_OUTPU
 
 # Without credentials (a fork's pull request) this prints a GitHub notice and succeeds: a preview is
 # information for reviewers, not a gate. PULUMI_BACKEND_URL covers self-managed backends (s3://, file://).
-preview: install ## pulumi preview --json of every project (STACK=dev) into .cache/preview/
+# The policy pack runs on every preview, as on every `mlrig deploy`; images come from each stack's state.
+preview: install ## pulumi preview --json of every project (STACK=dev), policy pack on, into .cache/preview/
 	@mkdir -p $(PREVIEW_DIR)
 	@if [ -z "$${PULUMI_ACCESS_TOKEN:-}$${PULUMI_BACKEND_URL:-}" ]; then \
 	  echo "::notice title=pulumi preview skipped::no PULUMI_ACCESS_TOKEN or PULUMI_BACKEND_URL in this run (a fork, or Pulumi not set up: docs/cicd.md)"; \
@@ -64,7 +78,8 @@ preview: install ## pulumi preview --json of every project (STACK=dev) into .cac
 	fi; \
 	for project in $(PULUMI_PROJECTS); do \
 	  echo "pulumi preview: infra/$$project ($(STACK))"; \
-	  pulumi preview --cwd infra/$$project --stack $(STACK) --json --non-interactive > $(PREVIEW_DIR)/$$project.json; \
+	  pulumi preview --cwd infra/$$project --stack $(STACK) --policy-pack $(CURDIR)/infra/policy --json \
+	    --non-interactive > $(PREVIEW_DIR)/$$project.json; \
 	done
 
 pr-comment: install ## Render the pull-request comment from this run's artifacts into .cache/pr-comment.md
@@ -72,27 +87,47 @@ pr-comment: install ## Render the pull-request comment from this run's artifacts
 	@# in GitHub Actions the run's summary page shows it too (the only place a fork's PR can see it)
 	@if [ -n "$${GITHUB_STEP_SUMMARY:-}" ]; then cat .cache/pr-comment.md >> "$$GITHUB_STEP_SUMMARY"; fi
 
-smoke: install ## Smoke + latency check of a running service (URL=http://…)
+# the key comes from $$MLRIG_API_KEY (a secret of the environment in CD), never from the command line
+smoke: install ## Smoke + latency check of a running service (URL=http://…, $$MLRIG_API_KEY)
 	$(BIN)/mlrig smoke --url $(URL)
 
-deploy: install ## pulumi up the serving project with image TAG on STACK, recording the tag it replaces
-	$(BIN)/mlrig deploy --stack $(STACK) --tag $(TAG)
+# The lake's champion (MLRIG_LAKE_URL: where the cluster's gate promotes), not a model trained on CI's sample.
+release-bento: install ## Package the lake's champion as the Bento (fails when no model passed the gate)
+	$(BIN)/mlrig build
 
-rollback: install ## pulumi up the serving project on STACK with the tag the last deploy replaced
+# Build, push (to PUSH_REGISTRY or [images] registry) and write each image's digest and full reference as
+# `<kind>-digest=` / `<kind>-image=` lines to $$GITHUB_OUTPUT (CD's job outputs) and $(RELEASE_ENV_FILE).
+release-images: images-setup ## Build + push the serving and pipeline images tagged TAG; digests → $$GITHUB_OUTPUT
+	@mkdir -p $(dir $(RELEASE_ENV_FILE)); : > $(RELEASE_ENV_FILE)
+	for kind in serving pipeline; do \
+	  $(BIN)/mlrig image build $$kind --tag $(TAG); \
+	  pushed=$$($(BIN)/mlrig image push $$kind --tag $(TAG) $(REGISTRY_FLAG) | tail -n 1); \
+	  digest=$${pushed##*@}; \
+	  echo "$$kind-digest=$$digest" >> $(RELEASE_ENV_FILE); \
+	  echo "$$kind-image=$$($(BIN)/mlrig image-ref $$kind --tag $(TAG) --digest $$digest $(REGISTRY_FLAG))" >> $(RELEASE_ENV_FILE); \
+	done
+	@cat $(RELEASE_ENV_FILE)
+	@if [ -n "$${GITHUB_OUTPUT:-}" ]; then cat $(RELEASE_ENV_FILE) >> "$$GITHUB_OUTPUT"; fi
+
+deploy: install ## pulumi up platform → data → ml → serving on STACK with release TAG (+ digests), policy pack on
+	$(BIN)/mlrig deploy --stack $(STACK) --tag $(TAG) \
+	  $(if $(SERVING_DIGEST),--serving-digest $(SERVING_DIGEST),) $(if $(PIPELINE_DIGEST),--pipeline-digest $(PIPELINE_DIGEST),)
+
+rollback: install ## pulumi up serving on STACK with the image the last deploy replaced
 	$(BIN)/mlrig rollback --stack $(STACK)
 
 # kind end-to-end: a throwaway cluster (made by helm/kind-action in CI, or `kind create cluster` here),
 # a local Pulumi backend under .cache/, all four projects up on `dev`, a smoke through the Service, destroy.
-kind-up: install ## kind e2e: load IMAGE:TAG into kind, pulumi up platform, data, ml, serving on dev (local backend)
-	docker tag $(IMAGE):$(TAG) $(DEPLOYED_IMAGE):$(TAG)
-	kind load docker-image $(DEPLOYED_IMAGE):$(TAG) --name $(KIND_CLUSTER)
-	mkdir -p .cache/pulumi-state
-	pulumi login --local --cloud-url file://$(abspath .cache/pulumi-state)
-	for project in $(filter-out serving,$(PULUMI_PROJECTS)); do \
-	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi stack select --create dev --cwd infra/$$project; \
-	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi up --yes --skip-preview --stack dev --cwd infra/$$project; \
+kind-up: install ## kind e2e: load both images into kind, pulumi up platform → data → ml → serving on dev (local backend)
+	for kind in serving pipeline; do \
+	  docker tag $$($(BIN)/mlrig image-ref $$kind --tag $(TAG) --local) $$($(BIN)/mlrig image-ref $$kind --tag $(TAG)); \
+	  kind load docker-image $$($(BIN)/mlrig image-ref $$kind --tag $(TAG)) --name $(KIND_CLUSTER); \
 	done
-	PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi stack select --create dev --cwd infra/serving
+	mkdir -p .cache/pulumi-state
+	pulumi login file://$(abspath .cache/pulumi-state)
+	for project in $(PULUMI_PROJECTS); do \
+	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi stack select --create dev --cwd infra/$$project; \
+	done
 	PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) $(BIN)/mlrig deploy --stack dev --tag $(TAG)
 
 kind-smoke: install ## kind e2e: smoke + latency through the Service (kubectl port-forward)
@@ -105,3 +140,43 @@ kind-down: install ## kind e2e: pulumi destroy every project on dev, serving fir
 	for project in serving ml data platform; do \
 	  PULUMI_CONFIG_PASSPHRASE=$(E2E_PULUMI_PASSPHRASE) pulumi destroy --yes --skip-preview --stack dev --cwd infra/$$project || status=1; \
 	done; exit $${status:-0}
+
+# --- the workflow files themselves, run by act on this host (tools/act/, docs/cicd.md) ---------------------------
+ACT_USER ?= mlrig-runner
+ACT_OUT ?= $(CURDIR)/.cache/act
+ACT_JOBS ?=
+ACT_TOOLS = pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes act
+ACT_SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+
+.PHONY: act-runner ci-act rehearse
+
+# GitHub's hosted jobs run as the non-root user `runner` with passwordless sudo; the local runs mirror that.
+act-runner: ## The non-root runner user act runs jobs as (passwordless sudo, like GitHub's `runner`); idempotent
+	@command -v sudo >/dev/null || { $(ACT_SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(ACT_SUDO) apt-get install -y -q sudo >/dev/null; }
+	@id -u $(ACT_USER) >/dev/null 2>&1 || $(ACT_SUDO) useradd --create-home --shell /bin/bash $(ACT_USER)
+	@printf '%s ALL=(ALL) NOPASSWD:ALL\n' $(ACT_USER) > .cache/sudoers.$(ACT_USER)
+	@$(ACT_SUDO) visudo -cqf .cache/sudoers.$(ACT_USER)
+	@$(ACT_SUDO) install -m 0440 -o root -g root .cache/sudoers.$(ACT_USER) /etc/sudoers.d/$(ACT_USER)
+	@rm -f .cache/sudoers.$(ACT_USER)
+	@$(ACT_SUDO) mkdir -p $(ACT_OUT) && $(ACT_SUDO) chown $(ACT_USER): $(ACT_OUT)
+	@sudo -n -u $(ACT_USER) sudo -n true && echo "runner: $(ACT_USER) (uid $$(id -u $(ACT_USER))), passwordless sudo"
+
+# The pull-request workflow as GitHub runs it: `ci.yml` on a pull_request event, every job (ACT_JOBS=… for some),
+# previews against the file backend under $(ACT_OUT) (PULUMI_BACKEND_URL, what `pulumi login file://DIR` selects).
+ci-act: install act-runner ## Run .github/workflows/ci.yml with act (pull_request) as the runner user; PR comment → $(ACT_OUT)/ci/
+	tools/build-tools.sh $(ACT_TOOLS)
+	@# the runner's own copy of the provider plugin (the tools' pulumi-home is root's, mode 0700)
+	$(ACT_SUDO) sudo -n -u $(ACT_USER) mkdir -p ~$(ACT_USER)/.pulumi/plugins
+	$(ACT_SUDO) cp -a $$(tools/build-tools.sh --print-dir)/pulumi-home/plugins/. ~$(ACT_USER)/.pulumi/plugins/
+	$(ACT_SUDO) chown -R $(ACT_USER): ~$(ACT_USER)/.pulumi
+	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-$(E2E_PULUMI_PASSPHRASE)} \
+	  $(BIN)/python -m tools.act.run .github/workflows/ci.yml --event pull_request --out $(ACT_OUT)/ci \
+	  --tools-bin $$(tools/build-tools.sh --print-dir)/bin --user $(ACT_USER) $(foreach job,$(ACT_JOBS),--job $(job)) \
+	  --env PULUMI_BACKEND_URL=file://$(ACT_OUT)/pulumi-state \
+	  --secret PULUMI_CONFIG_PASSPHRASE
+
+# The phases it plays and the ones it says it does not (yet): tools/rehearsal/__main__.py, docs/cicd.md.
+rehearse: install act-runner node-setup ## The workflow files through a repository's life (act): PR → merge → failed gate
+	tools/build-tools.sh $(ACT_TOOLS)
+	$(BIN)/python -m tools.rehearsal --out $(ACT_OUT)/rehearsal --user $(ACT_USER) \
+	  --tools-bin $$(tools/build-tools.sh --print-dir)/bin $(if $(ACT_JOBS),--pr-jobs $(ACT_JOBS),)

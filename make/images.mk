@@ -8,7 +8,8 @@ export DOCKER_HOST
 # Podman settings owned by the project (runc, cgroupfs; see the file) instead of editing /etc/containers.
 export CONTAINERS_CONF := $(CURDIR)/infra/images/containers.conf
 IMAGES_APT := podman runc docker-registry debootstrap
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# root steps as a non-root user (GitHub's `runner`, the rehearsal's runner): passwordless sudo, never a prompt
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 
 .PHONY: images-setup images-stop images-build images-smoke
 
@@ -22,8 +23,11 @@ images-setup: install ## Install Podman + registry + debootstrap if missing, sta
 	  mkdir -p $(IMAGES_CACHE); \
 	  if ! curl -sf --unix-socket $(PODMAN_SOCKET) http://d/_ping >/dev/null 2>&1; then \
 	    rm -f $(PODMAN_SOCKET); \
-	    setsid nohup podman system service --time=0 unix://$(PODMAN_SOCKET) >$(IMAGES_CACHE)/podman.log 2>&1 & \
+	    setsid nohup $(SUDO) env CONTAINERS_CONF=$(CONTAINERS_CONF) podman system service --time=0 unix://$(PODMAN_SOCKET) \
+	      >$(IMAGES_CACHE)/podman.log 2>&1 & \
 	    echo $$! >$(IMAGES_CACHE)/podman.pid; \
+	    for _ in $$(seq 50); do $(SUDO) test -S $(PODMAN_SOCKET) && break; sleep 0.2; done; \
+	    $(if $(SUDO),$(SUDO) chown $$(id -u) $(PODMAN_SOCKET);) \
 	    for _ in $$(seq 50); do curl -sf --unix-socket $(PODMAN_SOCKET) http://d/_ping >/dev/null 2>&1 && break; sleep 0.2; done; \
 	  fi; \
 	fi
@@ -31,7 +35,7 @@ images-setup: install ## Install Podman + registry + debootstrap if missing, sta
 	@echo "engine: DOCKER_HOST=$$DOCKER_HOST"
 
 images-stop: ## Stop the Podman service images-setup started
-	@if [[ -f $(IMAGES_CACHE)/podman.pid ]]; then kill $$(cat $(IMAGES_CACHE)/podman.pid) 2>/dev/null || true; rm -f $(IMAGES_CACHE)/podman.pid; fi
+	@if [[ -f $(IMAGES_CACHE)/podman.pid ]]; then $(SUDO) kill $$(cat $(IMAGES_CACHE)/podman.pid) 2>/dev/null || true; rm -f $(IMAGES_CACHE)/podman.pid; fi
 
 images-build: images-setup ## Build the serving image (from the latest Bento; `make demo` first) and the pipeline image
 	$(BIN)/mlrig image build serving

@@ -7,6 +7,7 @@ training used. The generated Dockerfile lives at <bento>/env/docker/Dockerfile.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -50,11 +51,26 @@ def pinned_variants(config: Config) -> dict[str, dict]:
 
     from pipelines.ml.registry import fetch
 
+    refuse_ungated(config)
     tags = resolved_tags(config)
     return {
         name: {**variant.model_dump(), "model": str(bentoml.models.get(fetch(config, tags[name])).tag)}
         for name, variant in configured_variants(config).items()
     }
+
+
+def refuse_ungated(config: Config) -> None:
+    """A variant that serves "the champion" needs one: without a model that passed the gate, the registry's
+    fallback (`<model>:latest`) would ship whatever was trained last, a model the gate may have refused."""
+    from pipelines.ml.registry import MODEL_TAG_ENV, ChampionError, champion_tag
+
+    wants_champion = [name for name, v in configured_variants(config).items() if v.model == "champion"]
+    if wants_champion and not os.environ.get(MODEL_TAG_ENV) and champion_tag(config) is None:
+        raise ChampionError(
+            f"no model has passed the gate, so there is no champion to package for variant(s) "
+            f"{', '.join(wants_champion)}: run `mlrig gate` (it promotes a model that passes), or name a model "
+            f"explicitly with ${MODEL_TAG_ENV}."
+        )
 
 
 def build_context(config: Config, into: Path) -> Path:

@@ -172,6 +172,9 @@ if wanted kwok; then
 	done
 fi
 
+# --- act (issue 16): runs .github/workflows/*.yml on this host (tools/act/, docs/cicd.md) ---------------------
+build act "$G/act" github.com/nektos/act "-s -w -X main.version=${ACT_VERSION#v}"
+
 # --- provider as a Pulumi plugin -------------------------------------------
 export PULUMI_HOME=$TOOLS_DIR/pulumi-home PULUMI_SKIP_UPDATE_CHECK=true
 plug=$PULUMI_HOME/plugins/resource-kubernetes-v$PULUMI_K8S_VERSION/pulumi-resource-kubernetes

@@ -2,7 +2,7 @@
 
 from infra.components.dashboard import GrafanaDashboard, GrafanaDashboardArgs
 from infra.components.endpoint import ModelEndpoint, ModelEndpointArgs
-from infra.components.identity import WorkloadIdentity, WorkloadIdentityArgs
+from infra.components.identity import WorkloadIdentity, WorkloadIdentityArgs, registry_pull_secrets
 from infra.components.job import HardenedJob, HardenedJobArgs
 from infra.components.namespace import SecureNamespace, SecureNamespaceArgs
 from infra.components.object_store import ObjectStore, ObjectStoreArgs
@@ -22,4 +22,5 @@ __all__ = [
     "SecureNamespaceArgs",
     "WorkloadIdentity",
     "WorkloadIdentityArgs",
+    "registry_pull_secrets",
 ]

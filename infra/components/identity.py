@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 class WorkloadIdentityArgs:
     namespace: pulumi.Input[str]
     readable_secrets: Sequence[pulumi.Input[str]] = ()  # by name: never a wildcard
+    image_pull_secrets: Sequence[pulumi.Input[str]] = ()  # registry credentials its pods pull with (private images)
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -25,6 +26,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
             name,
             metadata={"name": name, "namespace": args.namespace},
             automount_service_account_token=False,
+            image_pull_secrets=[{"name": secret} for secret in args.image_pull_secrets] or None,
             opts=child,
         )
         self.name = sa.metadata.apply(lambda m: m.name)
@@ -51,3 +53,17 @@ class WorkloadIdentity(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"name": self.name})
+
+
+def registry_pull_secrets(namespace: pulumi.Input[str], auth: pulumi.Input[str] | None) -> list[pulumi.Output[str]]:
+    """The registry credentials (a `.dockerconfigjson`, a Pulumi secret: `pulumi config set --secret registryAuth
+    …` on the platform stack) as a pull Secret for a private registry; [] without any (public images)."""
+    if auth is None:
+        return []
+    pull = k8s.core.v1.Secret(
+        "registry-pull",
+        metadata={"name": "registry-pull", "namespace": namespace},
+        type="kubernetes.io/dockerconfigjson",
+        string_data={".dockerconfigjson": pulumi.Output.secret(auth)},
+    )
+    return [pull.metadata.apply(lambda m: m.name)]

@@ -3,12 +3,14 @@
 A `localhost/mlrig-base:*` ref is made here: debootstrap (minbase of `images.base_suite` with
 `images.base_packages`) → a root filesystem tarball cached under .cache/images/base-<key>/ → imported through
 the engine API and tagged. Any other ref is pulled, so a mirror or an air-gapped registry only changes the config.
-Making a base needs root and debootstrap (`make images-setup` installs it).
+Making a base needs root and debootstrap (`make images-setup` installs it); a non-root user (GitHub's `runner`)
+gets the root steps through `sudo -n` (passwordless sudo, as on hosted runners), never an interactive prompt.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -30,6 +32,11 @@ PRUNED = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale"
 
 def recipe_key(settings: ImagesSettings) -> str:
     return cache_key(settings.base_suite, sorted(settings.base_packages), settings.debian_mirror)
+
+
+def as_root(command: list[str]) -> list[str]:
+    """`command` as root: itself when we are root, else through `sudo -n` (fails at once instead of prompting)."""
+    return command if os.geteuid() == 0 else ["sudo", "-n", *command]
 
 
 def base_tarball(settings: ImagesSettings) -> Path:
@@ -54,17 +61,33 @@ def base_tarball(settings: ImagesSettings) -> Path:
             str(rootfs),
             settings.debian_mirror,
         ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(as_root(command), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
             raise ImageError(f"debootstrap of {settings.base_suite} failed ({result.returncode}):\n{tail}")
-        for folder in PRUNED:
-            shutil.rmtree(rootfs / folder, ignore_errors=True)
         partial = tarball.with_suffix(".partial")
-        with tarfile.open(partial, "w") as archive:
-            archive.add(rootfs, arcname=".")
+        if os.geteuid() == 0:
+            for folder in PRUNED:
+                shutil.rmtree(rootfs / folder, ignore_errors=True)
+            with tarfile.open(partial, "w") as archive:
+                archive.add(rootfs, arcname=".")
+        else:  # root owns the tree (some files are root-only): prune, archive and clean up as root
+            _root_steps(rootfs, partial)
         partial.replace(tarball)  # only a complete tarball ever has the final name
     return tarball
+
+
+def _root_steps(rootfs: Path, partial: Path) -> None:
+    steps = [
+        ["rm", "-rf", *(str(rootfs / folder) for folder in PRUNED)],
+        ["tar", "-C", str(rootfs), "-cf", str(partial), "."],
+        ["chown", f"{os.getuid()}:{os.getgid()}", str(partial)],
+        ["rm", "-rf", str(rootfs)],
+    ]
+    for step in steps:
+        done = subprocess.run(as_root(step), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ImageError(f"`{' '.join(as_root(step))}` failed ({done.returncode}): {done.stderr.strip()[-500:]}")
 
 
 def ensure_base_image(client: docker.DockerClient, settings: ImagesSettings) -> str:

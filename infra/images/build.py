@@ -27,6 +27,7 @@ from infra.images.cache import PROJECT_ROOT, cache_root
 from infra.images.context import dockerfile_env, pipeline_context, serving_context
 from infra.images.errors import ImageError
 from pipelines.config import Config
+from pipelines.release.images import image_name, reference
 
 KINDS = ("serving", "pipeline")
 LABEL_MODEL = "io.mlrig.model-version"
@@ -50,8 +51,7 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
 
 
 def image_ref(config: Config, kind: str, tag: str | None = None) -> str:
-    name = config.serving.service_name if kind == "serving" else config.images.pipeline_name
-    return f"{name}:{tag or git_commit()}"
+    return reference(image_name(config, kind), tag=tag or git_commit())
 
 
 def build_image(client: docker.DockerClient, context: Path, ref: str, labels: dict[str, str], buildargs: dict) -> str:
@@ -93,8 +93,31 @@ def _export_bento(config: Config, target: Path) -> tuple[Path, dict]:
     bentoml.bentos.export_bento(bento.tag, str(archive))
     unpacked = target / "bento"
     with tarfile.open(archive) as tar:
-        tar.extractall(unpacked, filter="data")
+        safe_extract(tar, unpacked)
     return unpacked, yaml.safe_load((unpacked / "bento.yaml").read_text())
+
+
+def safe_extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Extract with the "data" filter (no absolute paths, no escapes, no devices). Python < 3.11.4 (Debian
+    bookworm's 3.11.2, the python a runner without pyenv has) lacks filters: the same refusals are checked here."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    root = into.resolve()
+    for member in tar.getmembers():
+        if _escapes(member, root):
+            raise ImageError(f"refusing to unpack {member.name!r}: it points outside {into}")
+    tar.extractall(into)  # noqa: S202 - every member checked above
+
+
+def _escapes(member: tarfile.TarInfo, root: Path) -> bool:
+    target = (root / member.name).resolve()
+    if not target.is_relative_to(root) or member.isdev():
+        return True
+    if member.issym() or member.islnk():
+        link = Path(member.linkname)
+        return link.is_absolute() or not (target.parent / link).resolve().is_relative_to(root)
+    return False
 
 
 def _labels(config: Config, kind: str, commit: str, model_version: str) -> dict[str, str]:

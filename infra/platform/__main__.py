@@ -15,6 +15,7 @@ from infra.components import (
     SecureNamespaceArgs,
     WorkloadIdentity,
     WorkloadIdentityArgs,
+    registry_pull_secrets,
 )
 from infra.settings import PlatformSettings
 from pipelines.config import models_url
@@ -57,11 +58,14 @@ store = ObjectStore(
     ),
 )
 
+pulls = registry_pull_secrets(ns, secrets.get_secret("registryAuth"))  # set for a private registry
+store_creds = store.credentials_secret
 pipeline = WorkloadIdentity(
-    "mlrig-pipeline", WorkloadIdentityArgs(namespace=ns, readable_secrets=(store.credentials_secret, pii_secret))
+    "mlrig-pipeline",
+    WorkloadIdentityArgs(namespace=ns, readable_secrets=(store_creds, pii_secret), image_pull_secrets=pulls),
 )
 serving = WorkloadIdentity(
-    "mlrig-serving", WorkloadIdentityArgs(namespace=ns, readable_secrets=(store.credentials_secret,))
+    "mlrig-serving", WorkloadIdentityArgs(namespace=ns, readable_secrets=(store_creds,), image_pull_secrets=pulls)
 )
 
 pulumi.export(outputs.PLATFORM_NAMESPACE, ns)

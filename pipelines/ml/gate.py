@@ -13,6 +13,7 @@ absolute rules only.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from pipelines.ml.scorer import MAX_SCORER_GAP, Scorer, ScorerError, agreement, 
 from pipelines.ml.train import Split, load_split
 from pipelines.tasks import Lift, Task, improvement, task_of
 
+VERDICT_FILE = "gate.json"  # in <work>/reports/, beside the model cards
 LATENCY_ROUNDS = 3  # a slow round is measured again, up to this many times; the best counts
 
 
@@ -284,6 +286,7 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
         advice=advice(rules, report["metrics"], metadata, task),
     )
     record_metadata(tag, "gate", verdict.to_dict())
+    write_verdict(config, verdict)
     if verdict.passed:
         summary = {"passed": True, "rules": len(rules), "champion_before": champion_tag, "gold": verdict.gold}
         try:
@@ -291,6 +294,21 @@ def run_gate(lake: Lake, config: Config, challenger_tag: str | None = None) -> V
         except registry.ChampionError as err:
             raise GateError(f"{tag} passed the gate but could not be promoted: {err}") from err
     return verdict
+
+
+def verdict_path(config: Config) -> Path:
+    """Where the last verdict is written: the pull-request comment reads it (`mlrig pr-comment`)."""
+    return config.reports_dir / VERDICT_FILE
+
+
+def write_verdict(config: Config, verdict: Verdict) -> Path:
+    """The verdict as JSON, passed or failed, replaced whole (a reader never sees half a file)."""
+    path = verdict_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(verdict.to_dict(), indent=2, default=str, allow_nan=True), encoding="utf-8")
+    partial.replace(path)
+    return path
 
 
 def advice(rules: list[Rule], metrics: dict, metadata: dict, task: Task) -> list[str]:

@@ -12,7 +12,7 @@ from pipelines.console import config_or_exit as _config
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
-StackOption = Annotated[str, typer.Option(help="Pulumi stack of the serving project, e.g. staging or production.")]
+StackOption = Annotated[str, typer.Option(help="Pulumi stack: dev, staging or prod.")]
 
 
 @app.command()
@@ -39,19 +39,34 @@ def smoke(
 @app.command()
 def deploy(
     stack: StackOption,
-    tag: Annotated[str, typer.Option(help="The image tag to serve (CI uses the commit SHA).")],
+    tag: Annotated[str, typer.Option(help="The release's image tag (CI uses the commit SHA).")],
+    serving_digest: Annotated[str | None, typer.Option(help="The pushed serving image's sha256 digest.")] = None,
+    pipeline_digest: Annotated[str | None, typer.Option(help="The pushed pipeline image's sha256 digest.")] = None,
+    registry: Annotated[
+        str | None, typer.Option(help="Where the images were pushed (default: images.registry).")
+    ] = None,
+    project: Annotated[
+        list[str] | None, typer.Option(help="Only these Pulumi projects (default: all, in dependency order).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Record the tag the stack serves now, then `pulumi up` the serving project with `--tag`.
+    """`pulumi up` platform → data → ml → serving on STACK with this release's images, policy pack on.
 
-    Example: mlrig deploy --stack staging --tag 3f2c1e0
+    Records the serving image it replaces first (for `mlrig rollback`).
+    Example: mlrig deploy --stack staging --tag 3f2c1e0 --serving-digest sha256:… --pipeline-digest sha256:…
     """
-    from pipelines.release.deploy import PulumiStack, ReleaseError
+    from pipelines.release.deploy import PROJECTS, ReleaseError
     from pipelines.release.deploy import deploy as run_deploy
+    from pipelines.release.images import image_reference
 
+    cfg = _config(config)
     try:
-        result = run_deploy(PulumiStack(_config(config), stack), tag)
-    except ReleaseError as err:
+        images = {
+            "serving": image_reference(cfg, "serving", tag=tag, digest=serving_digest, registry=registry),
+            "pipeline": image_reference(cfg, "pipeline", tag=tag, digest=pipeline_digest, registry=registry),
+        }
+        result = run_deploy(cfg, stack, images, projects=project or PROJECTS)
+    except (ReleaseError, ValueError) as err:
         console.print(f"[red]deploy failed:[/] {err}")
         raise typer.Exit(1) from err
     typer.echo(result.summary())
@@ -61,23 +76,53 @@ def deploy(
 def rollback(
     stack: StackOption,
     to: Annotated[
-        str | None, typer.Option(help="Tag to go back to (default: the one the last deploy replaced).")
+        str | None, typer.Option(help="Image reference to go back to (default: the one the last deploy replaced).")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """`pulumi up` the serving project with the image tag the last deploy replaced.
+    """`pulumi up` the serving project with the image the last deploy replaced.
 
-    Example: mlrig rollback --stack production
+    Example: mlrig rollback --stack prod
     """
-    from pipelines.release.deploy import PulumiStack, ReleaseError
+    from pipelines.release.deploy import ReleaseError
     from pipelines.release.deploy import rollback as run_rollback
 
     try:
-        result = run_rollback(PulumiStack(_config(config), stack), to)
-    except ReleaseError as err:
+        result = run_rollback(_config(config), stack, to)
+    except (ReleaseError, ValueError) as err:
         console.print(f"[red]rollback failed:[/] {err}")
         raise typer.Exit(1) from err
     typer.echo(result.summary("rolled back to"))
+
+
+@app.command("image-ref")
+def image_ref(
+    kind: Annotated[str, typer.Argument(help="serving or pipeline")],
+    tag: Annotated[str | None, typer.Option(help="Image tag (a commit SHA).")] = None,
+    digest: Annotated[str | None, typer.Option(help="sha256:… digest.")] = None,
+    registry: Annotated[str | None, typer.Option(help="Registry/namespace (default: images.registry).")] = None,
+    local: Annotated[
+        bool, typer.Option(help="The name `mlrig image build` gives it in the engine (no registry).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print the image reference CD pushes and the stacks deploy: <registry>/<name>:<tag>@<digest>.
+
+    Example: mlrig image-ref serving --tag 3f2c1e0 --digest sha256:…
+    """
+    from pipelines.release.images import image_name, image_reference, reference
+
+    cfg = _config(config)
+    try:
+        ref = (
+            reference(image_name(cfg, kind), tag=tag, digest=digest)
+            if local
+            else image_reference(cfg, kind, tag=tag, digest=digest, registry=registry)
+        )
+    except ValueError as err:
+        console.print(f"[red]image-ref:[/] {err}")
+        raise typer.Exit(2) from err
+    typer.echo(ref)
 
 
 @app.command("pr-comment")
@@ -97,13 +142,14 @@ def pr_comment(
 
     Example: mlrig pr-comment --out .cache/pr-comment.md
     """
+    from pipelines.ml.gate import verdict_path
     from pipelines.release.pr_comment import Artifacts, render
 
     cfg = _config(config)
     artifacts = Artifacts(
         junit=junit,
         coverage=coverage,
-        gate_verdict=gate_verdict or cfg.reports_dir / "gate.json",
+        gate_verdict=gate_verdict or verdict_path(cfg),
         preview_dir=preview_dir,
     )
     markdown = render(cfg, artifacts)

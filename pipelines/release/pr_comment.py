@@ -140,12 +140,25 @@ def gate_lines(path: Path) -> list[str]:
     word = verdict.get("verdict")
     if word is None and "passed" in verdict:
         word = "pass" if verdict["passed"] else "fail"
-    lines = [f"**Gate:** {word or 'unknown'}"]
+    lines = [f"**Gate:** {word or 'unknown'}" + (f" — {verdict['challenger']}" if verdict.get("challenger") else "")]
+    if verdict.get("champion"):
+        lines[0] += f" vs champion {verdict['champion']}"
+    lines += [_rule_line(rule) for rule in verdict.get("rules") or [] if isinstance(rule, dict)]
     reasons = verdict.get("reasons") or verdict.get("checks") or []
     if isinstance(reasons, dict):
         reasons = [f"{name}: {value}" for name, value in reasons.items()]
     lines += [f"- {reason}" for reason in reasons]
     return lines
+
+
+def _rule_line(rule: dict) -> str:
+    """One rule of `mlrig gate`'s verdict: passed or not, its value against its limit."""
+    mark = "pass" if rule.get("passed") else "**FAIL**"
+    value, limit = rule.get("value"), rule.get("limit")
+    numbers = (
+        f"{value:.4g} (limit {limit:.4g})" if isinstance(value, float | int) and isinstance(limit, float | int) else ""
+    )
+    return f"- {mark} {rule.get('name', '?')}: {numbers}".rstrip(": ")
 
 
 def preview_section(preview_dir: Path) -> list[str]:

@@ -8,6 +8,7 @@ command works against a laptop's `mlrig serve`, a port-forward or a public endpo
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,10 @@ import httpx
 from pipelines.config import Config
 from pipelines.contract import example_request
 from pipelines.tasks import Task, get_task
+
+# The variable the client key is read from, as `mlrig predict` reads it (service/runner.py; pipelines may not import
+# service, so a test holds the two names equal).
+CLIENT_KEY_ENV = "MLRIG_API_KEY"
 
 
 @dataclass
@@ -76,14 +81,23 @@ def _bad_request(config: Config) -> dict | None:
     return {**example_request(config.contract), category.name: "not-an-allowed-value"}
 
 
-def run_smoke(config: Config, url: str, requests: int | None = None, p99_budget_ms: float | None = None) -> SmokeReport:
+def run_smoke(
+    config: Config,
+    url: str,
+    requests: int | None = None,
+    p99_budget_ms: float | None = None,
+    api_key: str | None = None,
+) -> SmokeReport:
+    """`api_key` (default: $MLRIG_API_KEY) goes as a bearer token: the stacks run the service with keys required."""
     settings = config.release
+    key = api_key if api_key is not None else os.environ.get(CLIENT_KEY_ENV)
+    headers = {"authorization": f"Bearer {key}"} if key else {}
     report = SmokeReport(
         url=url.rstrip("/"),
         requests=requests or settings.smoke_requests,
         p99_budget_ms=p99_budget_ms or settings.p99_budget_ms,
     )
-    with httpx.Client(base_url=report.url, timeout=settings.request_timeout_s) as client:
+    with httpx.Client(base_url=report.url, timeout=settings.request_timeout_s, headers=headers) as client:
         try:
             ready = client.get("/readyz")
         except httpx.HTTPError as err:
@@ -123,6 +137,11 @@ def _score_once(client: httpx.Client, body: dict, number: int, report: SmokeRepo
         report.failures.append(f"request {number}: no answer: {err}")
         return
     elapsed_ms = (time.perf_counter() - started) * 1000
+    if answer.status_code == 401:
+        report.failures.append(
+            f"request {number}: /score answered 401: set ${CLIENT_KEY_ENV} to one of the service's keys"
+        )
+        return
     if answer.status_code != 200:
         report.failures.append(f"request {number}: /score answered {answer.status_code}: {answer.text[:200]}")
         return

@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from mlrig_cli.app import app
-from pipelines.config import WORK_DIR_ENV, Config
+from pipelines.config import WORK_DIR_ENV, Config, load_config
 from pipelines.lake import Lake
+from pipelines.ml.registry import MODEL_TAG_ENV
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.conftest import TEST_PII_KEY
 
@@ -27,7 +28,7 @@ STAGES = (
     ["refine"],
     ["features"],
     ["train"],
-    ["build"],
+    ["build"],  # of the model just trained, named by MLRIG_MODEL_TAG (built_workspace): no champion in the session
 )
 
 
@@ -44,6 +45,9 @@ def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(WORK_DIR_ENV, str(work))
         patch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
+        # Test setup: package the model just trained, ungated (the session's tests expect no champion; on 3,000 demo
+        # rows the slice-gap rule judges noise anyway); `mlrig build` packages an ungated model only when named.
+        patch.setenv(MODEL_TAG_ENV, f"{load_config().model.name}:latest")
         runner = CliRunner()
         for args in STAGES:
             result = runner.invoke(app, args)

@@ -112,21 +112,16 @@ def test_the_makefile_and_ci_variables_follow_the_config(moved):
     assert printed.stdout.split() == [str(PORT), NAME]
 
 
-def test_the_release_workflow_names_the_image_from_the_config(moved, tmp_path: Path):
+def test_the_release_workflow_takes_image_names_from_the_config(moved):
+    """CD's images come from `make release-images` (pipelines/release/images.py reads the config), and the
+    scans read that step's outputs, never a literal name."""
+    from pipelines.release.images import image_repository
+
+    assert image_repository(load_config(moved), "serving") == f"{REGISTRY}/{NAME}"
     workflow = yaml.safe_load((ROOT / ".github/workflows/cd.yml").read_text(encoding="utf-8"))
     steps = workflow["jobs"]["release"]["steps"]
-    (names,) = [s for s in steps if s.get("id") == "names"]
-    output = tmp_path / "github-output"
-    subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", names["run"]],
-        cwd=ROOT,
-        env={**shell_env(moved), "GITHUB_OUTPUT": str(output)},
-        check=True,
-        timeout=60,
-    )
-    assert output.read_text().splitlines() == [f"service={NAME}"]
     scans = [s for s in steps if "image-ref" in s.get("with", {})]
-    assert scans and all("${{ steps.names.outputs.service }}" in s["with"]["image-ref"] for s in scans)
+    assert scans and all("${{ steps.images.outputs." in s["with"]["image-ref"] for s in scans)
 
 
 def test_the_clis_default_url_follows_the_port(moved):

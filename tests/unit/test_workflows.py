@@ -100,13 +100,98 @@ def test_write_permissions_are_only_where_needed() -> None:
 @pytest.mark.parametrize("name", ["ci.yml", "cd.yml", "e2e.yml"])
 def test_every_job_has_a_timeout_and_every_workflow_a_concurrency_group(name: str) -> None:
     workflow = _load(name)
-    assert workflow["concurrency"]["group"]
+    groups = [workflow.get("concurrency", {}).get("group")] + [
+        job.get("concurrency", {}).get("group") for job in workflow["jobs"].values()
+    ]
+    assert any(groups), name
     for job_id, job in workflow["jobs"].items():
         assert 0 < job["timeout-minutes"] <= 60, f"{name}: {job_id}"
 
 
-def test_a_release_in_progress_is_never_cancelled() -> None:
-    assert _load("cd.yml")["concurrency"]["cancel-in-progress"] is False
+def test_deploys_queue_per_environment_and_are_never_cancelled() -> None:
+    """Issue 16, item 12: a prod deploy waiting for approval must not hold staging (or the next release) back."""
+    cd = _load("cd.yml")
+    assert "concurrency" not in cd  # a workflow-wide group would serialise every job of every run
+    deploys = {job_id: job for job_id, job in cd["jobs"].items() if "environment" in job}
+    assert set(deploys) == {"staging", "production"}
+    groups = {job["concurrency"]["group"] for job in deploys.values()}
+    assert len(groups) == 2  # one per environment
+    assert all(job["concurrency"]["cancel-in-progress"] is False for job in deploys.values())
+    assert "concurrency" not in cd["jobs"]["release"]  # every merge's images are built
+
+
+def test_each_deploy_job_names_a_stack_that_exists() -> None:
+    """Issue 16, item 4: the stacks are dev, staging, prod; a job name or environment name is not a stack."""
+    from infra.settings import STACKS
+
+    for job_id, job in _load("cd.yml")["jobs"].items():
+        if "environment" not in job:
+            continue
+        stack = job["env"]["STACK"]
+        assert stack in STACKS, f"cd.yml {job_id}: STACK={stack!r} is not one of {STACKS}"
+        for project in ("platform", "data", "ml", "serving"):
+            assert (PROJECT_ROOT / "infra" / project / f"Pulumi.{stack}.yaml").is_file()
+        assert "github.job" not in yaml.safe_dump(job)
+
+
+def _make_recipe(target: str) -> str:
+    """The recipe lines of one make target (make -n with every variable it needs)."""
+    import subprocess
+
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", target, "STACK=staging", "TAG=abc", "PULUMI_BACKEND_URL=file:///x"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PULUMI_BACKEND_URL": "file:///x"},
+    )
+    return done.stdout
+
+
+def test_previews_run_the_policy_pack_and_deploys_go_through_mlrig_deploy() -> None:
+    """Issue 16, item 13 (the policy pack on preview and up) and item 5 (every project, in order: mlrig deploy)."""
+    assert "--policy-pack" in _make_recipe("preview")
+    deploy = _make_recipe("deploy")
+    assert "mlrig deploy --stack staging --tag abc" in deploy
+    assert "--project" not in deploy  # every project, not serving alone
+
+
+def test_no_recipe_uses_the_login_form_the_cli_refuses() -> None:
+    """Issue 16, item 9: `pulumi login --local --cloud-url …` is refused by the CLI; `pulumi login file://DIR` works."""
+    recipes = "\n".join((PROJECT_ROOT / "make" / name).read_text() for name in ("ci.mk", "infra.mk", "tools.mk"))
+    assert "--local --cloud-url" not in recipes
+    assert "pulumi login file://" in recipes
+
+
+def test_cd_packages_the_lakes_champion_not_a_model_trained_on_the_sample() -> None:
+    """Issue 16, item 6: the release job trains nothing; it packages what the cluster's gate promoted."""
+    cd = _load("cd.yml")
+    runs = [step.get("run", "") for step in cd["jobs"]["release"]["steps"]]
+    assert not any("train" in run or "data-check" in run or "make bento" in run for run in runs)
+    assert "make release-bento" in runs
+    assert cd["env"]["MLRIG_LAKE_URL"] == "${{ vars.MLRIG_LAKE_URL }}"
+
+
+def test_cd_pushes_where_the_stacks_pull_and_scans_both_images() -> None:
+    """Issue 16, items 3 and 5: no registry spelled in the workflow (one home: [images] registry); the pipeline image
+    is built and pushed too, and the scans read the pushed references the release step wrote."""
+    release = _load("cd.yml")["jobs"]["release"]
+    text = yaml.safe_dump(release)
+    assert "github.repository" not in text and "churn-scorer" not in text
+    steps = {step.get("id"): step for step in release["steps"] if step.get("id")}
+    assert steps["images"]["run"].startswith("make release-images")
+    scans = [step["with"]["image-ref"] for step in release["steps"] if "trivy" in step.get("uses", "")]
+    assert scans == ["${{ steps.images.outputs.serving-image }}", "${{ steps.images.outputs.pipeline-image }}"]
+    assert set(release["outputs"]) >= {"serving-digest", "pipeline-digest"}
+
+
+def test_cd_smokes_with_the_environments_api_key() -> None:
+    """Issue 16, item 2: the service requires a key; smoke without one fails every healthy deploy."""
+    for job_id in ("staging", "production"):
+        steps = {step.get("name"): step for step in _load("cd.yml")["jobs"][job_id]["steps"]}
+        smoke = next(step for name, step in steps.items() if name and name.startswith("Smoke"))
+        assert smoke["env"]["MLRIG_API_KEY"] == "${{ secrets.MLRIG_API_KEY }}"
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "cd.yml", "e2e.yml"])
@@ -146,15 +231,18 @@ def test_the_other_areas_list_only_names_not_yet_here() -> None:
     assert not set(OTHER_AREA_COMMANDS) & cli_commands()
 
 
-def test_cd_gates_before_building_and_rolls_back_on_a_failed_check() -> None:
+def test_cd_packages_only_a_gated_champion_and_rolls_back_on_a_failed_check() -> None:
     cd = _load("cd.yml")
     release = [step.get("run", step.get("uses", "")) for step in cd["jobs"]["release"]["steps"]]
-    gate = release.index(".venv/bin/mlrig gate")
-    assert gate < release.index(".venv/bin/mlrig build")
-    assert any(s.startswith("aquasecurity/trivy-action@") for s in release[gate:])  # the pushed image is scanned
+    bento = release.index("make release-bento")  # `mlrig build`: refuses without a champion (tests/unit/service)
+    images = next(i for i, run in enumerate(release) if run.startswith("make release-images"))
+    assert bento < images
+    assert any(s.startswith("aquasecurity/trivy-action@") for s in release[images:])  # the pushed image is scanned
+    bento_recipe = _make_recipe("bento")  # CI: the sample model is gated before it is packaged
+    assert bento_recipe.index("mlrig gate") < bento_recipe.index("mlrig build")
     for stack in ("staging", "production"):
         steps = {step.get("name"): step for step in cd["jobs"][stack]["steps"]}
-        rollback = steps["Roll back to the previous tag"]
+        rollback = steps["Roll back to the previous image"]
         assert rollback["run"].startswith("make rollback") and "failure()" in rollback["if"]
         assert cd["jobs"][stack]["environment"]["name"] == stack
 

@@ -61,17 +61,47 @@ def test_comment_shows_refine_counts_from_lineage(
     assert expected in _comment(pytest_reports)
 
 
-def test_comment_shows_the_registered_models_metrics_and_no_gate_verdict(
+def test_comment_shows_the_verdict_the_real_gate_wrote(
     built_workspace: Path, config: Config, pytest_reports: tuple[Path, Path]
 ) -> None:
+    """Issue 16, item 10: the real `mlrig gate` writes the verdict the comment reads (the comment once always said
+    "no gate verdict": nothing wrote the file it read)."""
     import bentoml
 
+    from pipelines.ml.gate import verdict_path
+    from pipelines.ml.register import exported_path
+    from pipelines.ml.registry import pointer_url
+
     model = bentoml.models.get(f"{config.model.name}:latest")
-    comment = _comment(pytest_reports)
-    assert f"| metric | this run `{model.tag}` | champion `none` |" in comment
-    assert f"| roc_auc | {model.info.metadata['metrics']['roc_auc']:.3f} | — |" in comment
-    assert "**Gate:** no gate verdict" in comment
+    keep = [Path(pointer_url(config)), Path(exported_path(config, str(model.tag))), verdict_path(config)]
+    before = {path: path.read_bytes() if path.exists() else None for path in keep}
+    try:
+        gated = CliRunner().invoke(app, ["gate"])
+        assert gated.exit_code in (0, 1), gated.output  # 1: the model did not pass; the verdict is written either way
+        verdict = json.loads(verdict_path(config).read_text(encoding="utf-8"))
+        comment = _comment(pytest_reports)
+    finally:  # leave the session's workspace as the other tests expect it: no champion
+        for path, content in before.items():
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
+    assert verdict["challenger"] == str(model.tag)
+    assert f"| roc_auc | {model.info.metadata['metrics']['roc_auc']:.3f} |" in comment
+    word = "pass" if verdict["passed"] else "fail"  # on 3,000 rows the slice-gap rule may fail on noise
+    assert f"**Gate:** {word} — {model.tag}" in comment
+    for rule in verdict["rules"]:
+        assert f"- {'pass' if rule['passed'] else '**FAIL**'} {rule['name']}" in comment
     assert "### Pulumi preview\nno preview" in comment
+
+
+def test_comment_says_when_no_gate_verdict_exists(
+    built_workspace: Path, tmp_path: Path, pytest_reports: tuple[Path, Path]
+) -> None:
+    missing = tmp_path / "gate.json"
+    assert f"**Gate:** no gate verdict ({missing} is missing)" in _comment(
+        pytest_reports, "--gate-verdict", str(missing)
+    )
 
 
 def test_comment_puts_the_champions_metrics_beside_the_new_models(

@@ -74,3 +74,49 @@ def test_smoke_fails_a_service_that_accepts_bad_input_and_answers_nonsense(carel
     assert result.exit_code == 1
     assert "a request outside the contract got 200, not 400" in result.output
     assert "request 1: probability 1.7 is not in [0, 1]" in result.output
+
+
+KEY = "smoke-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def keyed_scorer_url(built_workspace, config) -> Iterator[str]:
+    """The real service with `auth = "required"`, as every stack runs it (issue 16, item 2)."""
+    from service.guard import API_KEYS_ENV
+    from service.runner import start_background, stop_process, wait_ready
+
+    port = free_port()
+    log = built_workspace / "logs" / f"serve-keyed-{port}.log"
+    process = start_background(config, "127.0.0.1", port, log, env={API_KEYS_ENV: KEY})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log)
+        yield url
+    finally:
+        stop_process(process)
+
+
+def test_smoke_sends_the_api_key_a_keyed_service_wants(keyed_scorer_url: str, monkeypatch) -> None:
+    from service.runner import CLIENT_KEY_ENV
+
+    monkeypatch.setenv(CLIENT_KEY_ENV, KEY)
+    args = ["smoke", "--url", keyed_scorer_url, "--requests", "5", "--p99-budget-ms", "5000"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_smoke_reads_the_key_from_the_variable_mlrig_predict_reads() -> None:
+    from pipelines.release.smoke import CLIENT_KEY_ENV as SMOKE_KEY_ENV
+    from service.runner import CLIENT_KEY_ENV
+
+    assert SMOKE_KEY_ENV == CLIENT_KEY_ENV
+
+
+def test_smoke_without_a_key_fails_and_says_which_variable_to_set(keyed_scorer_url: str, monkeypatch) -> None:
+    from service.runner import CLIENT_KEY_ENV
+
+    monkeypatch.delenv(CLIENT_KEY_ENV, raising=False)
+    result = CliRunner().invoke(app, ["smoke", "--url", keyed_scorer_url, "--requests", "2"])
+    assert result.exit_code == 1
+    assert f"answered 401: set ${CLIENT_KEY_ENV}" in result.output
+    assert KEY not in result.output

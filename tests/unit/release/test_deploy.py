@@ -1,9 +1,9 @@
-"""Deploy and rollback drive the pulumi CLI; a recorded runner answers it and keeps every command."""
+"""Deploy and rollback drive the pulumi CLI; a recorded runner answers it per project and keeps every command."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,41 +11,49 @@ from typer.testing import CliRunner
 
 from mlrig_cli.app import app
 from pipelines.config import Config
-from pipelines.release.deploy import PulumiStack, ReleaseError, deploy, rollback, run_pulumi
+from pipelines.release.deploy import PROJECTS, ReleaseError, deploy, rollback, run_pulumi
+from pipelines.release.images import RELEASE_ENV
 
 PREVIOUS_KEY = "mlrig:previous-image-tag"
+DIGEST = "sha256:" + "1f" * 32
+
+
+def ref(tag: str, kind: str = "serving") -> str:
+    name = "churn-scorer" if kind == "serving" else "mlrig-pipeline"
+    return f"ghcr.io/mlrig/{name}:{tag}"
+
+
+def release(tag: str) -> dict[str, str]:
+    return {"serving": ref(tag), "pipeline": ref(tag, "pipeline")}
 
 
 class RecordedPulumi:
-    """A fake `pulumi` with one stack's state: its image output and its stack tags. Records every argv."""
+    """A fake `pulumi` with each project's state (the image it runs) and serving's stack tags."""
 
-    def __init__(self, serving: str | None = None, previous: str | None = None, fail_up: bool = False) -> None:
-        self.serving = serving
+    def __init__(self, serving: str | None = None, previous: str | None = None, fail_up: str | None = None) -> None:
+        self.running: dict[str, str | None] = {"serving": serving}
         self.tags = {PREVIOUS_KEY: previous} if previous else {}
-        self.pending: str | None = None
-        self.fail_up = fail_up
-        self.calls: list[list[str]] = []
-        self.cwds: list[Path] = []
+        self.fail_up = fail_up  # the project whose `up` fails
+        self.calls: list[tuple[str, list[str], dict]] = []
 
-    def __call__(self, argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
-        argv = list(argv)
-        self.calls.append(argv)
-        self.cwds.append(cwd)
+    def __call__(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess:
+        argv, project = list(argv), cwd.name
+        self.calls.append((project, argv, dict(env)))
         assert argv[0] == "pulumi" and argv[-3:-1] == ["--stack", "staging"] and argv[-1] == "--non-interactive"
-        args = argv[1:-3]
-        match args:
-            case ["stack", "output", "imageTag"]:
-                return self._answer(self.serving, "current stack does not have output property 'imageTag'")
+        match argv[1:-3]:
+            case ["stack", "output", "image"]:
+                return self._answer(self.running.get(project), "current stack does not have output property 'image'")
             case ["stack", "tag", "get", key]:
                 return self._answer(self.tags.get(key), f"stack tag '{key}' not found")
             case ["stack", "tag", "set", key, value]:
                 self.tags[key] = value
-            case ["config", "set", "imageTag", value]:
-                self.pending = value
-            case ["up", "--yes", "--skip-preview", "--message", _]:
-                if self.fail_up:
+            case ["up", "--yes", "--skip-preview", "--policy-pack", pack, "--message", _]:
+                assert Path(pack).name == "policy" and Path(pack).is_dir()
+                if project == self.fail_up:
                     return subprocess.CompletedProcess(argv, 255, "", "error: update failed")
-                self.serving = self.pending
+                if project != "platform":  # platform runs none of our images
+                    kind = "serving" if project == "serving" else "pipeline"
+                    self.running[project] = env.get(RELEASE_ENV[kind], self.running.get(project))
             case _:
                 raise AssertionError(f"unexpected pulumi command: {argv}")
         return subprocess.CompletedProcess(argv, 0, "", "")
@@ -56,59 +64,75 @@ class RecordedPulumi:
             return subprocess.CompletedProcess([], 255, "", f"error: {error}")
         return subprocess.CompletedProcess([], 0, f"{value}\n", "")
 
+    def ups(self) -> list[str]:
+        return [project for project, argv, _ in self.calls if argv[1] == "up"]
 
-def test_deploy_records_the_tag_it_replaces_then_ups_the_new_one(config: Config) -> None:
-    pulumi = RecordedPulumi(serving="aaa111")
-    result = deploy(PulumiStack(config, "staging", pulumi), "bbb222")
 
-    assert pulumi.serving == "bbb222"
-    assert pulumi.tags[PREVIOUS_KEY] == "aaa111"
-    assert result.previous_tag == "aaa111"
-    ops = [call[1:3] for call in pulumi.calls]
-    assert ops.index(["stack", "tag"]) < ops.index(["up", "--yes"])  # recorded before anything changes
-    assert all(cwd == config.source.parent / "infra/serving" for cwd in pulumi.cwds)
+def test_deploy_ups_every_project_in_dependency_order_with_the_policy_pack(config: Config) -> None:
+    pulumi = RecordedPulumi(serving=ref("aaa111"))
+    result = deploy(config, "staging", release("bbb222"), pulumi)
+
+    assert pulumi.ups() == ["platform", "data", "ml", "serving"] == list(PROJECTS)
+    assert pulumi.running == {
+        "serving": ref("bbb222"),
+        "data": ref("bbb222", "pipeline"),
+        "ml": ref("bbb222", "pipeline"),
+    }
+    assert result.previous_image == ref("aaa111") and pulumi.tags[PREVIOUS_KEY] == ref("aaa111")
+    serving_calls = [argv[1:3] for project, argv, _ in pulumi.calls if project == "serving"]
+    assert serving_calls.index(["stack", "tag"]) < serving_calls.index(["up", "--yes"])  # recorded first
+    assert not any(argv[1] == "config" for _, argv, _ in pulumi.calls)  # nothing written to the checkout
 
 
 def test_first_deploy_records_nothing_and_still_ups(config: Config) -> None:
     pulumi = RecordedPulumi(serving=None)
-    result = deploy(PulumiStack(config, "staging", pulumi), "bbb222")
-    assert pulumi.serving == "bbb222" and pulumi.tags == {} and result.previous_tag is None
+    result = deploy(config, "staging", release("bbb222"), pulumi)
+    assert pulumi.running["serving"] == ref("bbb222") and pulumi.tags == {} and result.previous_image is None
 
 
-def test_redeploying_the_same_tag_keeps_the_recorded_previous_tag(config: Config) -> None:
-    pulumi = RecordedPulumi(serving="bbb222", previous="aaa111")
-    result = deploy(PulumiStack(config, "staging", pulumi), "bbb222")
-    assert pulumi.tags[PREVIOUS_KEY] == "aaa111" and result.previous_tag == "aaa111"
+def test_redeploying_the_same_release_keeps_the_recorded_previous_image(config: Config) -> None:
+    pulumi = RecordedPulumi(serving=ref("bbb222"), previous=ref("aaa111"))
+    result = deploy(config, "staging", release("bbb222"), pulumi)
+    assert pulumi.tags[PREVIOUS_KEY] == ref("aaa111") and result.previous_image == ref("aaa111")
 
 
-def test_rollback_ups_the_recorded_tag_and_records_the_failed_one(config: Config) -> None:
-    pulumi = RecordedPulumi(serving="aaa111")
-    stack = PulumiStack(config, "staging", pulumi)
-    deploy(stack, "bad333")
-    result = rollback(stack)
-
-    assert pulumi.serving == "aaa111"
-    assert result.tag == "aaa111" and result.previous_tag == "bad333"
-    assert pulumi.tags[PREVIOUS_KEY] == "bad333"  # `mlrig rollback` again rolls forward
-
-
-def test_rollback_to_an_explicit_tag(config: Config) -> None:
-    pulumi = RecordedPulumi(serving="bad333", previous="aaa111")
-    rollback(PulumiStack(config, "staging", pulumi), to_tag="zzz000")
-    assert pulumi.serving == "zzz000"
-
-
-def test_rollback_without_a_recorded_tag_refuses_and_changes_nothing(config: Config) -> None:
-    pulumi = RecordedPulumi(serving="bad333")
-    with pytest.raises(ReleaseError, match="nothing to roll back to"):
-        rollback(PulumiStack(config, "staging", pulumi))
-    assert not any(call[1] in ("up", "config") for call in pulumi.calls)
-
-
-def test_a_failed_pulumi_up_is_an_error_quoting_pulumi(config: Config) -> None:
-    pulumi = RecordedPulumi(serving="aaa111", fail_up=True)
+def test_a_failed_platform_up_stops_before_serving_moves(config: Config) -> None:
+    pulumi = RecordedPulumi(serving=ref("aaa111"), fail_up="data")
     with pytest.raises(ReleaseError, match="exited 255: error: update failed"):
-        deploy(PulumiStack(config, "staging", pulumi), "bbb222")
+        deploy(config, "staging", release("bbb222"), pulumi)
+    assert pulumi.ups() == ["platform", "data"] and pulumi.running["serving"] == ref("aaa111")
+
+
+def test_rollback_ups_serving_with_the_recorded_image_and_records_the_failed_one(config: Config) -> None:
+    pulumi = RecordedPulumi(serving=ref("aaa111"))
+    deploy(config, "staging", release("bad333"), pulumi)
+    before = len(pulumi.calls)
+    result = rollback(config, "staging", runner=pulumi)
+
+    assert pulumi.running["serving"] == ref("aaa111")
+    assert result.image == ref("aaa111") and result.previous_image == ref("bad333")
+    assert pulumi.tags[PREVIOUS_KEY] == ref("bad333")  # `mlrig rollback` again rolls forward
+    assert {project for project, argv, _ in pulumi.calls[before:] if argv[1] == "up"} == {"serving"}
+
+
+def test_rollback_to_an_explicit_image(config: Config) -> None:
+    pulumi = RecordedPulumi(serving=ref("bad333"), previous=ref("aaa111"))
+    rollback(config, "staging", to_image=ref("zzz000"), runner=pulumi)
+    assert pulumi.running["serving"] == ref("zzz000")
+
+
+def test_rollback_without_a_recorded_image_refuses_and_changes_nothing(config: Config) -> None:
+    pulumi = RecordedPulumi(serving=ref("bad333"))
+    with pytest.raises(ReleaseError, match="nothing to roll back to"):
+        rollback(config, "staging", runner=pulumi)
+    assert pulumi.ups() == []
+
+
+def test_a_release_with_latest_is_refused_before_any_up(config: Config) -> None:
+    pulumi = RecordedPulumi()
+    with pytest.raises(ValueError, match="latest"):
+        deploy(config, "staging", {"serving": ref("latest"), "pipeline": ref("x", "pipeline")}, pulumi)
+    assert pulumi.ups() == []
 
 
 def test_the_real_runner_names_a_missing_pulumi_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,20 +141,21 @@ def test_the_real_runner_names_a_missing_pulumi_cli(tmp_path: Path, monkeypatch:
         run_pulumi(["pulumi", "version"], tmp_path)
 
 
-def test_the_real_runner_returns_the_exit_code(tmp_path: Path) -> None:
-    done = run_pulumi(["sh", "-c", "echo out; echo err >&2; exit 3"], tmp_path)
+def test_the_real_runner_returns_the_exit_code_and_passes_the_environment(tmp_path: Path) -> None:
+    done = run_pulumi(["sh", "-c", 'echo "$X"; echo err >&2; exit 3'], tmp_path, {"X": "out"})
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
 
 
 @pytest.fixture
 def project_config(config: Config, tmp_path: Path) -> tuple[Path, Path]:
-    """A copy of the project config whose serving project is an empty folder: (config file, project folder)."""
-    project = tmp_path / "serving"
-    project.mkdir()
+    """A copy of the project config whose projects are empty folders under tmp: (config file, infra folder)."""
+    infra = tmp_path / "infra"
+    for project in (*PROJECTS, "policy"):
+        (infra / project).mkdir(parents=True)
     source = config.source.read_text(encoding="utf-8")
     config_file = tmp_path / "mlrig.toml"
-    config_file.write_text(source.replace('serving_project = "infra/serving"', f'serving_project = "{project}"'))
-    return config_file, project
+    config_file.write_text(source.replace('serving_project = "infra/serving"', f'serving_project = "{infra}/serving"'))
+    return config_file, infra
 
 
 @pytest.mark.parametrize("command", [["rollback"], ["deploy", "--tag", "abc"]])
@@ -145,37 +170,43 @@ def test_cli_without_pulumi_fails_with_a_message(
 
 
 FAKE_PULUMI = """#!/bin/sh
-# A stand-in `pulumi` on PATH: logs where and how it was called, serves image aaa111, has no stack tags.
-echo "$PWD|$*" >> "$PULUMI_LOG"
+# A stand-in `pulumi` on PATH: logs where, how and with which release it was called; serving runs aaa111.
+echo "$(basename "$PWD")|$*|$MLRIG_RELEASE_SERVING_IMAGE|$MLRIG_RELEASE_PIPELINE_IMAGE" >> "$PULUMI_LOG"
 case "$*" in
-  "stack output imageTag "*) echo aaa111 ;;
+  "stack output image "*) echo ghcr.io/mlrig/churn-scorer:aaa111 ;;
   "stack tag get "*) echo "error: stack tag not found" >&2; exit 255 ;;
 esac
 """
 
 
-def test_cli_deploy_drives_the_pulumi_on_path_in_the_serving_project(
+def test_cli_deploy_builds_the_references_and_drives_the_pulumi_on_path(
     project_config: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_file, project = project_config
+    config_file, infra = project_config
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "pulumi").write_text(FAKE_PULUMI)
     (bin_dir / "pulumi").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     monkeypatch.setenv("PULUMI_LOG", str(tmp_path / "calls.log"))
+    args = ["deploy", "--config", str(config_file), "--stack", "staging", "--tag", "bbb", "--serving-digest", DIGEST]
 
-    result = CliRunner().invoke(app, ["deploy", "--config", str(config_file), "--stack", "staging", "--tag", "bbb"])
+    result = CliRunner().invoke(app, args)
 
     assert result.exit_code == 0, result.output
-    assert "deployed bbb to stack staging (it replaced: aaa111)" in result.output
+    serving = f"ghcr.io/mlrig/churn-scorer:bbb@{DIGEST}"
+    assert f"deployed {serving} to stack staging" in result.output
     calls = (tmp_path / "calls.log").read_text().splitlines()
     suffix = "--stack staging --non-interactive"
+    up = f"up --yes --skip-preview --policy-pack {infra.resolve()}/policy --message mlrig: release {serving} {suffix}"
+    release_env = f"{serving}|ghcr.io/mlrig/mlrig-pipeline:bbb"
     assert calls == [
-        f"{project}|stack output imageTag {suffix}",
-        f"{project}|stack tag set mlrig:previous-image-tag aaa111 {suffix}",
-        f"{project}|config set imageTag bbb {suffix}",
-        f"{project}|up --yes --skip-preview --message mlrig: serve image bbb {suffix}",
+        f"platform|{up}|{release_env}",
+        f"data|{up}|{release_env}",
+        f"ml|{up}|{release_env}",
+        f"serving|stack output image {suffix}||",
+        f"serving|stack tag set mlrig:previous-image-tag ghcr.io/mlrig/churn-scorer:aaa111 {suffix}||",
+        f"serving|{up}|{release_env}",
     ]
 
 
