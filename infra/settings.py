@@ -30,6 +30,7 @@ from pipelines.config import (
     READINESS_PATH,
     Config,
     load_config,
+    models_url,
 )
 from pipelines.release.images import image_repository, reference
 
@@ -103,6 +104,11 @@ class PlatformSettings:
     quota_pods: int
     ingress_namespace: str
     monitoring_namespace: str = "monitoring"  # where Prometheus runs; serving lets it scrape /metrics
+
+    @staticmethod
+    def models_url(lake_url: str) -> str:
+        """<lake>/models, derived by the pipelines' own function (pipelines.config.models_url): one home."""
+        return models_url(lake_url)
 
     @classmethod
     def from_stack_config(cls) -> PlatformSettings:

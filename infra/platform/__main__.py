@@ -18,7 +18,6 @@ from infra.components import (
     registry_pull_secrets,
 )
 from infra.settings import PlatformSettings
-from pipelines.config import models_url
 
 settings = PlatformSettings.from_stack_config()
 secrets = pulumi.Config()
@@ -70,7 +69,7 @@ serving = WorkloadIdentity(
 
 pulumi.export(outputs.PLATFORM_NAMESPACE, ns)
 pulumi.export(outputs.PLATFORM_LAKE_URL, store.lake_url)
-pulumi.export(outputs.PLATFORM_MODELS_URL, store.lake_url.apply(models_url))  # the pipelines' own derivation
+pulumi.export(outputs.PLATFORM_MODELS_URL, store.lake_url.apply(settings.models_url))
 pulumi.export(outputs.PLATFORM_S3_ENDPOINT, store.endpoint)
 pulumi.export(outputs.PLATFORM_LAKE_SETTINGS, store.client_settings)
 pulumi.export(outputs.PLATFORM_STORE_CREDENTIALS_SECRET, store.credentials_secret)
