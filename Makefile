@@ -10,7 +10,8 @@ UV_HOME := .cache/uv-$(UV_VERSION)
 UV := $(UV_HOME)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 3000
+# [serving] port of the project config ($$MLRIG_CONFIG or mlrig.toml), read only when a target uses it
+PORT ?= $(shell $(BIN)/python -m mlrig_cli.config get serving.port)
 KEEP_SERVING ?= 1
 ROWS ?= 20000
 

@@ -1,20 +1,37 @@
-"""Typed settings for each Pulumi project, read from its stack config with every default visible here.
+"""Typed settings for each Pulumi project: its stack config, plus the project config's facts, read in one place.
 
 Per-stack values (replicas, sizes, schedules, image tag, domain) live in `infra/<project>/Pulumi.<stack>.yaml`;
-image names come from `mlrig.toml [infra]`, and CD sets the tag (`imageTag`) or digest (`imageDigest`).
-Defaults are applied here, not in Pulumi.yaml, so the programs behave the same under the engine and under mocks.
+the project config (`$MLRIG_CONFIG`, else the repository's mlrig.toml) gives the image names, the serving port,
+the service name and the non-root uid; CD sets the tag (`imageTag`) or digest (`imageDigest`). A value a stack
+leaves unset takes the component's own default (its Args dataclass, the one home of each default), applied here
+rather than in Pulumi.yaml, so the programs behave the same under the engine and under mocks. The components
+never read either config: they get what they need as typed Args from these settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pulumi
 
+from infra.components import HardenedJobArgs, ModelEndpointArgs, ObjectStoreArgs, SecureNamespaceArgs
+from infra.components.pod import Sizing
 from infra.release import released_image, stack_name
-from pipelines.config import Config, load_config
+from pipelines.config import (
+    CONFIG_ENV,
+    IMAGE_DIGEST_KEY,
+    IMAGE_TAG_KEY,
+    LIVENESS_PATH,
+    READINESS_PATH,
+    Config,
+    load_config,
+    models_url,
+)
 from pipelines.release.images import image_repository, reference
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,24 +39,38 @@ STACKS = ("dev", "staging", "prod")
 
 
 def project_config() -> Config:
-    return load_config(PROJECT_ROOT / "mlrig.toml")
+    """$MLRIG_CONFIG (a user's own project), else the repository's mlrig.toml: never the cwd's, which under
+    `pulumi up` is the project folder (infra/<project>/)."""
+    return load_config(os.environ.get(CONFIG_ENV) or PROJECT_ROOT / "mlrig.toml")
+
+
+def default(args_type: type, name: str) -> Any:
+    """A component's own default for one of its Args (`default(ModelEndpointArgs, "max_replicas")`): one home."""
+    spec = {f.name: f for f in dataclasses.fields(args_type)}[name]
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    if spec.default is dataclasses.MISSING:
+        raise TypeError(f"{args_type.__name__}.{name} has no default: the program must give it")
+    return spec.default
 
 
 def image_ref(name: str, *, tag: str | None, digest: str | None) -> str:
     """`<name>@<digest>` when a digest is set, else `<name>:<tag>`; `latest` and empty tags are refused."""
     if not digest and not tag:
-        raise ValueError(f"imageTag {tag!r} is not a valid image tag: set imageTag or imageDigest for this stack")
+        raise ValueError(
+            f"{IMAGE_TAG_KEY} {tag!r} is not a valid image tag: "
+            f"set {IMAGE_TAG_KEY} or {IMAGE_DIGEST_KEY} for this stack"
+        )
     try:
         return reference(name, tag=None if digest else tag, digest=digest or None)
     except ValueError as err:
-        raise ValueError(f"{'imageDigest' if digest else 'imageTag'}: {err}") from err
+        raise ValueError(f"{IMAGE_DIGEST_KEY if digest else IMAGE_TAG_KEY}: {err}") from err
 
 
 def _image(config: pulumi.Config, project: Config, kind: str) -> pulumi.Input[str]:
     """The release this stack runs (infra/release.py); the stack file's imageTag/imageDigest only bootstrap it."""
-    return released_image(
-        kind, image_ref(image_repository(project, kind), tag=config.get("imageTag"), digest=config.get("imageDigest"))
-    )
+    tag, digest = config.get(IMAGE_TAG_KEY), config.get(IMAGE_DIGEST_KEY)
+    return released_image(kind, image_ref(image_repository(project, kind), tag=tag, digest=digest))
 
 
 def _stack_ref(config: pulumi.Config, project: str) -> str:
@@ -47,82 +78,101 @@ def _stack_ref(config: pulumi.Config, project: str) -> str:
     return config.get(f"{project}Stack") or stack_name(f"mlrig-{project}")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Sizing:
-    cpu: str = "250m"
-    memory: str = "512Mi"
-    cpu_limit: str = "1"
-    memory_limit: str = "1Gi"
-
-    @classmethod
-    def read(cls, config: pulumi.Config, prefix: str) -> Sizing:
-        d = cls()
-        return cls(
-            cpu=config.get(f"{prefix}Cpu") or d.cpu,
-            memory=config.get(f"{prefix}Memory") or d.memory,
-            cpu_limit=config.get(f"{prefix}CpuLimit") or d.cpu_limit,
-            memory_limit=config.get(f"{prefix}MemoryLimit") or d.memory_limit,
-        )
+def read_sizing(config: pulumi.Config, prefix: str, base: Sizing | None = None) -> Sizing:
+    """`<prefix>Cpu`, `<prefix>Memory`, `<prefix>CpuLimit`, `<prefix>MemoryLimit` over `base` (default: Sizing())."""
+    d = base or Sizing()
+    return Sizing(
+        cpu=config.get(f"{prefix}Cpu") or d.cpu,
+        memory=config.get(f"{prefix}Memory") or d.memory,
+        cpu_limit=config.get(f"{prefix}CpuLimit") or d.cpu_limit,
+        memory_limit=config.get(f"{prefix}MemoryLimit") or d.memory_limit,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class PlatformSettings:
     namespace: str
-    bucket: str = "mlrig"
-    existing_bucket: str | None = None  # a cloud bucket to use instead of the in-cluster store
-    store_size: str = "5Gi"
-    storage_class: str | None = None
-    store_image: str = "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"
-    client_image: str = "quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z"
-    quota_cpu: str = "8"
-    quota_memory: str = "16Gi"
-    quota_pods: int = 40
-    ingress_namespace: str = "ingress-nginx"
+    user_uid: int  # [images] user_uid: the store's pods run as the same non-root user as ours
+    bucket: str
+    existing_bucket: str | None  # a cloud bucket to use instead of the in-cluster store
+    store_size: str
+    storage_class: str | None
+    store_image: str
+    client_image: str
+    quota_cpu: str
+    quota_memory: str
+    quota_pods: int
+    ingress_namespace: str
     monitoring_namespace: str = "monitoring"  # where Prometheus runs; serving lets it scrape /metrics
+
+    @staticmethod
+    def models_url(lake_url: str) -> str:
+        """<lake>/models, derived by the pipelines' own function (pipelines.config.models_url): one home."""
+        return models_url(lake_url)
 
     @classmethod
     def from_stack_config(cls) -> PlatformSettings:
         c = pulumi.Config()
-        d = cls(namespace="")
+        store, ns = ObjectStoreArgs, SecureNamespaceArgs
         return cls(
             namespace=c.get("namespace") or f"mlrig-{pulumi.get_stack()}",
-            bucket=c.get("bucket") or d.bucket,
+            user_uid=project_config().images.user_uid,
+            bucket=c.get("bucket") or default(store, "bucket"),
             existing_bucket=c.get("existingBucket"),
-            store_size=c.get("storeSize") or d.store_size,
+            store_size=c.get("storeSize") or default(store, "size"),
             storage_class=c.get("storageClass"),
-            store_image=c.get("storeImage") or d.store_image,
-            client_image=c.get("storeClientImage") or d.client_image,
-            quota_cpu=c.get("quotaCpu") or d.quota_cpu,
-            quota_memory=c.get("quotaMemory") or d.quota_memory,
-            quota_pods=c.get_int("quotaPods") or d.quota_pods,
-            ingress_namespace=c.get("ingressNamespace") or d.ingress_namespace,
-            monitoring_namespace=c.get("monitoringNamespace") or d.monitoring_namespace,
+            store_image=c.get("storeImage") or default(store, "image"),
+            client_image=c.get("storeClientImage") or default(store, "client_image"),
+            quota_cpu=c.get("quotaCpu") or default(ns, "quota_cpu"),
+            quota_memory=c.get("quotaMemory") or default(ns, "quota_memory"),
+            quota_pods=c.get_int("quotaPods") or default(ns, "quota_pods"),
+            ingress_namespace=c.get("ingressNamespace") or default(ModelEndpointArgs, "ingress_namespace"),
+            monitoring_namespace=c.get("monitoringNamespace") or cls.monitoring_namespace,
         )
+
+
+def _backoff(config: pulumi.Config, fallback: int) -> int:
+    value = config.get_int("backoffLimit")
+    return fallback if value is None else value  # 0 (never retry) is a real choice
+
+
+def _pipeline_workload(config: pulumi.Config) -> dict[str, Any]:
+    """What the data and ml projects' Jobs share: the platform they run on, the pipeline image, its user."""
+    cfg = project_config()
+    return {
+        "platform_stack": _stack_ref(config, "platform"),
+        "image": _image(config, cfg, "pipeline"),
+        "user_uid": cfg.images.user_uid,
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
 class DataSettings:
     platform_stack: str
     image: pulumi.Input[str]
+    user_uid: int
     schedules: dict[str, str]  # stage → cron schedule (UTC)
-    deadline_seconds: int = 3600
-    backoff_limit: int = 2
+    deadline_seconds: int
+    backoff_limit: int
     sizing: Sizing = field(default_factory=Sizing)
 
     STAGES = ("ingest", "refine", "features", "report")
+    SCHEDULES: ClassVar[dict[str, str]] = {
+        "ingest": "0 2 * * *",
+        "refine": "30 2 * * *",
+        "features": "0 3 * * *",
+        "report": "30 3 * * *",
+    }
 
     @classmethod
     def from_stack_config(cls) -> DataSettings:
         c = pulumi.Config()
-        cfg = project_config()
-        defaults = {"ingest": "0 2 * * *", "refine": "30 2 * * *", "features": "0 3 * * *", "report": "30 3 * * *"}
         return cls(
-            platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, cfg, "pipeline"),
-            schedules={s: c.get(f"{s}Schedule") or defaults[s] for s in cls.STAGES},
-            deadline_seconds=c.get_int("deadlineSeconds") or 3600,
-            backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 2,
-            sizing=Sizing.read(c, "job"),
+            **_pipeline_workload(c),
+            schedules={s: c.get(f"{s}Schedule") or cls.SCHEDULES[s] for s in cls.STAGES},
+            deadline_seconds=c.get_int("deadlineSeconds") or default(HardenedJobArgs, "active_deadline_seconds"),
+            backoff_limit=_backoff(c, default(HardenedJobArgs, "backoff_limit")),
+            sizing=read_sizing(c, "job"),
         )
 
 
@@ -144,10 +194,11 @@ def database_port(url: str) -> int:
 class MlSettings:
     platform_stack: str
     image: pulumi.Input[str]
+    user_uid: int
     train_schedule: str = "0 5 * * 1"
     retrain_schedule: str = "30 * * * *"  # hourly: monitor the served traffic, retrain through the gate if needed
-    deadline_seconds: int = 7200
-    backoff_limit: int = 1
+    deadline_seconds: int = 7200  # training takes longer than a data step (HardenedJobArgs' 3600)
+    backoff_limit: int = 1  # a failed training is rarely fixed by running it again at once
     sizing: Sizing = field(default_factory=Sizing)
     tuning_db_url: pulumi.Output[str] | None = None  # a secret; tuning workers run only when it is set
     tuning_workers: int = 2
@@ -156,25 +207,17 @@ class MlSettings:
     @classmethod
     def from_stack_config(cls) -> MlSettings:
         c = pulumi.Config()
-        cfg = project_config()
         return cls(
-            platform_stack=_stack_ref(c, "platform"),
-            image=_image(c, cfg, "pipeline"),
-            train_schedule=c.get("trainSchedule") or "0 5 * * 1",
-            retrain_schedule=c.get("retrainSchedule") or "30 * * * *",
-            deadline_seconds=c.get_int("deadlineSeconds") or 7200,
-            backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 1,
-            sizing=Sizing.read(c, "train"),
+            **_pipeline_workload(c),
+            train_schedule=c.get("trainSchedule") or cls.train_schedule,
+            retrain_schedule=c.get("retrainSchedule") or cls.retrain_schedule,
+            deadline_seconds=c.get_int("deadlineSeconds") or cls.deadline_seconds,
+            backoff_limit=_backoff(c, cls.backoff_limit),
+            sizing=read_sizing(c, "train"),
             tuning_db_url=c.get_secret("tuningDbUrl"),
-            tuning_workers=c.get_int("tuningWorkers") or 2,
-            tuning_trials=c.get_int("tuningTrials") or 20,
+            tuning_workers=c.get_int("tuningWorkers") or cls.tuning_workers,
+            tuning_trials=c.get_int("tuningTrials") or cls.tuning_trials,
         )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Variant:
-    name: str
-    model_tag: str | None = None  # MLRIG_MODEL_TAG; None serves the champion
 
 
 def _api_keys(config: pulumi.Config, project: Config) -> pulumi.Output[str] | None:
@@ -187,47 +230,79 @@ def _api_keys(config: pulumi.Config, project: Config) -> pulumi.Output[str] | No
     return keys
 
 
+def _refuse_stack_ab(config: pulumi.Config) -> None:
+    """A/B lives in the project config ([serving.variants], pinned into the Bento), not in the stack: say so."""
+    if config.get("abTest") is not None or config.get("variants") is not None:
+        raise ValueError(
+            "serving: `abTest` / `variants` are no longer stack settings. A/B variants are [serving.variants] in the "
+            "project config; `mlrig build` pins their models into the Bento and every pod routes by weight and "
+            "request key. Remove them from Pulumi.<stack>.yaml "
+            "(`pulumi config rm abTest`, `pulumi config rm variants`)."
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServingSettings:
     platform_stack: str
     image: pulumi.Input[str]
-    port: int
-    replicas: int = 1
-    max_replicas: int = 3
-    target_cpu_percent: int = 70
-    variants: tuple[Variant, ...] = (Variant(name="champion"),)
+    service_name: str  # [serving] service_name: the Deployment, Service and HPA are named after it
+    port: int  # [serving] port: where the image listens (its Dockerfile is rendered from the same value)
+    user_uid: int
+    min_replicas: int  # stack `replicas`
+    max_replicas: int
+    target_cpu_percent: int
+    sizing: Sizing
+    variants: tuple[str, ...]  # [serving.variants]: served by every pod of the one Deployment, exported for readers
+    ingress_class: str
+    ingress_namespace: str
+    rollout_timeout_s: int  # `pulumi up` fails when new pods are not Ready by then (old ones keep serving)
     domain: str | None = None  # set → an Ingress for this host
-    ingress_class: str = "nginx"
     tls_secret: str | None = None
-    ingress_namespace: str = "ingress-nginx"
-    sizing: Sizing = field(default_factory=Sizing)
     # bearer keys the service accepts (comma-separated), a Pulumi secret: `pulumi config set --secret apiKeys …`
     api_keys: pulumi.Output[str] | None = None
-    rollout_timeout_s: int = 600  # `pulumi up` fails when new pods are not Ready by then (old ones keep serving)
 
     @classmethod
     def from_stack_config(cls) -> ServingSettings:
         c = pulumi.Config()
         cfg = project_config()
-        variants = (Variant(name="champion"),)
-        if c.get_bool("abTest"):
-            raw = c.require_object("variants")
-            variants = tuple(Variant(name=v["name"], model_tag=v.get("modelTag")) for v in raw)
-            if len(variants) < 2:
-                raise ValueError("abTest is on: `variants` needs at least two entries ({name, modelTag})")
+        _refuse_stack_ab(c)
+        endpoint = ModelEndpointArgs
         return cls(
             platform_stack=_stack_ref(c, "platform"),
             image=_image(c, cfg, "serving"),
+            service_name=cfg.serving.service_name,
             port=cfg.serving.port,
-            replicas=c.get_int("replicas") or 1,
-            max_replicas=c.get_int("maxReplicas") or 3,
-            target_cpu_percent=c.get_int("targetCpuPercent") or 70,
-            variants=variants,
+            user_uid=cfg.images.user_uid,
+            variants=tuple(cfg.serving.variants),
+            min_replicas=c.get_int("replicas") or default(endpoint, "min_replicas"),
+            max_replicas=c.get_int("maxReplicas") or default(endpoint, "max_replicas"),
+            target_cpu_percent=c.get_int("targetCpuPercent") or default(endpoint, "target_cpu_percent"),
             domain=c.get("domain"),
-            ingress_class=c.get("ingressClass") or "nginx",
+            ingress_class=c.get("ingressClass") or default(endpoint, "ingress_class"),
             tls_secret=c.get("tlsSecretName"),
-            ingress_namespace=c.get("ingressNamespace") or "ingress-nginx",
-            sizing=Sizing.read(c, "serving"),
+            ingress_namespace=c.get("ingressNamespace") or default(endpoint, "ingress_namespace"),
+            sizing=read_sizing(c, "serving", default(endpoint, "sizing")),
             api_keys=_api_keys(c, cfg),
-            rollout_timeout_s=c.get_int("rolloutTimeoutSeconds") or 600,
+            rollout_timeout_s=c.get_int("rolloutTimeoutSeconds") or default(endpoint, "rollout_timeout_s"),
+        )
+
+    def endpoint_args(self, **wiring: Any) -> ModelEndpointArgs:
+        """The endpoint's Args from these settings; `wiring` adds what comes from other stacks (namespace, …)."""
+        return ModelEndpointArgs(
+            image=self.image,
+            port=self.port,
+            user_uid=self.user_uid,
+            liveness_path=LIVENESS_PATH,
+            readiness_path=READINESS_PATH,
+            min_replicas=self.min_replicas,
+            max_replicas=self.max_replicas,
+            target_cpu_percent=self.target_cpu_percent,
+            sizing=self.sizing,
+            api_keys=self.api_keys,
+            rollout_timeout_s=self.rollout_timeout_s,
+            domain=self.domain,
+            ingress_class=self.ingress_class,
+            tls_secret=self.tls_secret,
+            ingress_namespace=self.ingress_namespace,
+            **wiring,
         )

@@ -1,9 +1,10 @@
 """Does the serving autoscaler's maximum leave room in the namespace's quota for everything else?
 
-At its maximum every variant runs `max_replicas` pods, and a rolling update adds one more per variant (maxSurge
-1, maxUnavailable 0). If that alone reaches the namespace's ResourceQuota, the API server refuses every other pod:
+At its maximum the service runs `max_replicas` pods, and a rolling update adds one more (maxSurge 1,
+maxUnavailable 0). If that alone reaches the namespace's ResourceQuota, the API server refuses every other pod:
 the object store cannot restart and no pipeline Job is admitted (staging once had 2 variants × 4 pods × 1 CPU =
-its whole 8-CPU quota). The serving program checks this against the quota the platform exports.
+its whole 8-CPU quota, when each A/B variant was a Deployment of its own). The serving program checks this
+against the quota the platform exports.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.settings import Sizing
+from infra.components.pod import Sizing
 
 _SUFFIX = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 _QUANTITY = re.compile(r"^([0-9.]+)(m|k|M|G|Ki|Mi|Gi|Ti)?$")
-SURGE_PODS = 1  # per variant, during a rolling update (infra/components/endpoint.py)
+SURGE_PODS = 1  # during a rolling update (infra/components/endpoint.py)
 
 
 def quantity(value: str) -> float:
@@ -37,10 +38,10 @@ class Reserve:
 
 
 def quota_problem(
-    *, variants: int, max_replicas: int, sizing: Sizing, quota_cpu: str, quota_memory: str, reserve: Reserve
+    *, max_replicas: int, sizing: Sizing, quota_cpu: str, quota_memory: str, reserve: Reserve
 ) -> str | None:
     """None when serving at its maximum (plus a rollout's surge) leaves `reserve` within the quota; else why not."""
-    pods = variants * (max_replicas + SURGE_PODS)
+    pods = max_replicas + SURGE_PODS
     problems = []
     for resource, limit, quota, kept in (
         ("CPU", sizing.cpu_limit, quota_cpu, reserve.cpu),
@@ -49,7 +50,7 @@ def quota_problem(
         needed = pods * quantity(limit) + quantity(kept)
         if needed > quantity(quota):
             problems.append(
-                f"{resource}: {variants} variant(s) × ({max_replicas} + {SURGE_PODS} surge) pods × {limit} = "
+                f"{resource}: ({max_replicas} + {SURGE_PODS} surge) pods × {limit} = "
                 f"{pods * quantity(limit):g}{'' if resource == 'CPU' else ' bytes'}, plus {kept} for the store "
                 f"and a pipeline Job, exceeds the namespace quota {quota}"
             )
@@ -63,10 +64,9 @@ def quota_problem(
     )
 
 
-def require_room(quota: dict, *, variants: int, max_replicas: int, sizing: Sizing) -> dict:
+def require_room(quota: dict, *, max_replicas: int, sizing: Sizing) -> dict:
     """For `Output.apply` on the platform's quota output: raise with `quota_problem`'s message, else pass it on."""
     problem = quota_problem(
-        variants=variants,
         max_replicas=max_replicas,
         sizing=sizing,
         quota_cpu=quota["cpu"],

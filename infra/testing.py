@@ -7,6 +7,7 @@ resource registration, and StackReferences are answered from the shared output k
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from collections.abc import Iterator, Mapping
@@ -142,6 +143,16 @@ def stack_config(project: str, stack: str) -> dict[str, str]:
     return {k: as_text(v) for k, v in raw.items()}
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's test runtime asks for the current loop; an earlier `asyncio.run` (a server test) leaves none."""
+    try:
+        if not asyncio.get_event_loop().is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(
     project: str,
     stack: str = "dev",
@@ -163,6 +174,7 @@ def run_program(
     secret_values = TEST_SECRETS.get(project, {}) if secrets is None else secrets
     values |= {f"{name}:{k}": v for k, v in secret_values.items()}
 
+    _ensure_event_loop()
     mocks = RecordingMocks(stack_outputs if stack_outputs is not None else {"platform": platform_outputs(stack)})
     pulumi.runtime.settings.ROOT.set(None)  # forget the previous program's stack resource
     pulumi.runtime.set_mocks(mocks, project=name, stack=stack, preview=False)

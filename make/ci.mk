@@ -25,14 +25,14 @@ DEPLOYED_IMAGE ?= $(shell $(BIN)/mlrig image-ref serving --tag $(TAG))
 # where `mlrig pr-comment` finds the gate's verdict: the one `make bento` wrote
 RELEASE_ENV_FILE ?= .cache/release.env
 KIND_CLUSTER ?= mlrig-e2e
-# where the serving project puts the Service (reconciled with infra/serving)
+# where the serving project puts the Service: named [serving] service_name, like everything infra/serving makes
 E2E_NAMESPACE ?= mlrig
-E2E_SERVICE ?= churn-scorer
+E2E_SERVICE ?= $(shell $(BIN)/python -m mlrig_cli.config get serving.service_name)
 E2E_PORT ?= 3300
 # A local (file) backend's secrets need a passphrase; the e2e cluster is thrown away, so a fixed one is fine.
 E2E_PULUMI_PASSPHRASE ?= mlrig-e2e-throwaway
 
-.PHONY: workflow-lint audit data-check bento preview pr-comment smoke deploy rollback release-bento release-images \
+.PHONY: workflow-lint audit data-check bento service-name preview pr-comment smoke deploy rollback release-bento release-images \
 	kind-up kind-smoke kind-down
 test: workflow-lint
 
@@ -62,6 +62,10 @@ bento: install ## Train on the sample (after data-check), gate it, build the Ben
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig train
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig gate
 	MLRIG_WORK_DIR=$(abspath $(CI_WORK)) $(BIN)/mlrig build
+
+# A workflow step reads the name instead of spelling it: `id: names` then `${{ steps.names.outputs.service }}`.
+service-name: install ## Write service=<[serving] service_name> to $GITHUB_OUTPUT (stdout outside Actions)
+	@echo "service=$$($(BIN)/python -m mlrig_cli.config get serving.service_name)" >> "$${GITHUB_OUTPUT:-/dev/stdout}"
 
 # Without credentials (a fork's pull request) this prints a GitHub notice and succeeds: a preview is
 # information for reviewers, not a gate. PULUMI_BACKEND_URL covers self-managed backends (s3://, file://).

@@ -39,6 +39,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infra.images.cli import image_app
+from mlrig_cli.config import config_app
 from pipelines.config import Config
 from pipelines.console import ConfigOption, console
 from pipelines.console import config_or_exit as _config
@@ -78,11 +79,14 @@ def generate(
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 7,
 ) -> None:
     """Write demo raw drops (CSV with PII and planted dirt) into <work>/raw. Example: mlrig generate --rows 5000"""
-    from pipelines.demo import generate_raw_drops
+    from pipelines.demo import DemoContractError, generate_raw_drops
 
     cfg = _config(config)
-    with console.status("generating demo drops"):
-        report = generate_raw_drops(cfg.contract, cfg.raw_dir, rows=rows, days=days, seed=seed)
+    try:
+        with console.status("generating demo drops"):
+            report = generate_raw_drops(cfg.contract, cfg.raw_dir, rows=rows, days=days, seed=seed)
+    except DemoContractError as err:
+        raise _fail("generate", err) from err
     console.print(
         f"generate: {report.rows_written} rows in {len(report.files)} files under {cfg.raw_dir} "
         f"(planted: {report.duplicates} duplicates, {report.bad_rows} bad rows)"
@@ -394,20 +398,22 @@ def serve(
 
 @app.command()
 def predict(
-    url: Annotated[str, typer.Option(help="The service's base URL.")] = "http://127.0.0.1:3000",
+    url: Annotated[
+        str | None, typer.Option(help="The service's base URL (default: 127.0.0.1 on serving.port).")
+    ] = None,
     record: Annotated[
         str | None, typer.Option(help="JSON features; default: an example built from the contract.")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Send one record to a running service and print the answer. Example: mlrig predict --url http://127.0.0.1:3000"""
+    """Send one record to a running service and print the answer. Example: mlrig predict --url http://10.0.0.7:3000"""
     from pipelines.contract import example_request
     from service.runner import ServingError, post_prediction
 
     cfg = _config(config)
     body = json.loads(record) if record else example_request(cfg.contract)
     try:
-        answer = post_prediction(url, body)
+        answer = post_prediction(url or f"http://127.0.0.1:{cfg.serving.port}", body)
     except ServingError as err:
         raise _fail("predict", err) from err
     typer.echo(json.dumps(answer))
@@ -452,11 +458,11 @@ def demo(
 def _feedback(cfg: Config, url: str) -> None:
     """The demo's feedback loop against the running service; a champion no store can get is an error, not a trace."""
     from pipelines.ml.registry import ChampionError
-    from pipelines.monitor.feedback import feedback_demo
+    from pipelines.monitor.feedback import FeedbackError, feedback_demo
 
     try:
         feedback_demo(cfg, url, console)
-    except ChampionError as err:
+    except (ChampionError, FeedbackError) as err:
         raise _fail("demo", err) from err
 
 
@@ -477,3 +483,4 @@ app.add_typer(ml_app)  # no name: `mlrig champion` is top-level
 app.add_typer(monitor_app)  # no name: outcomes, monitor, retrain are top-level commands
 
 app.add_typer(image_app, name="image")
+app.add_typer(config_app, name="config")

@@ -26,6 +26,11 @@ DEFAULT_CONFIG = Path("mlrig.toml")
 LIVENESS_PATH = "/livez"
 READINESS_PATH = "/readyz"
 METRICS_PATH = "/metrics"
+# The image stacks' config keys (and the serving stack's output) for the image they run: `mlrig deploy` sets the tag,
+# CD may pin a digest instead, infra/settings.py reads both, infra/outputs.py exports the tag under the same name.
+IMAGE_TAG_KEY = "imageTag"
+IMAGE_DIGEST_KEY = "imageDigest"
+MODELS_FOLDER = "models"  # under the lake: exported models and the champion pointer (see models_url)
 
 DType = Literal["string", "int", "float", "bool", "category", "datetime"]
 Role = Literal["feature", "id", "target", "timestamp", "attribute"]
@@ -284,8 +289,20 @@ class ReleaseSettings(_Strict):
     p99_budget_ms: float = Field(250, gt=0)
     request_timeout_s: float = Field(10, gt=0)
     serving_project: Path = Path("infra/serving")
-    image_config_key: str = "imageTag"  # the serving project's config key and output (infra/outputs.py)
     previous_tag_key: str = "mlrig:previous-image-tag"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _image_tag_key_is_not_a_setting(cls, data: object) -> object:
+        """Older configs set `image_config_key`; the key is now fixed (IMAGE_TAG_KEY), shared by infra and deploy."""
+        if isinstance(data, dict) and "image_config_key" in data:
+            data = dict(data)
+            if data.pop("image_config_key") != IMAGE_TAG_KEY:
+                raise ValueError(
+                    f"image_config_key is no longer a setting: the stacks' image key is always {IMAGE_TAG_KEY!r} "
+                    "(infra/settings.py reads it, mlrig deploy sets it). Remove the line."
+                )
+        return data
 
 
 class BusinessSettings(_Strict):
@@ -364,9 +381,7 @@ class Config(_Strict):
 
     @property
     def models_url(self) -> str:
-        """Where exported models and the champion pointer live: beside the tables, so whatever reaches the lake
-        reaches them (pipelines/ml/register.py, pipelines/ml/registry.py)."""
-        return f"{self.lake_url.rstrip('/')}/models"
+        return models_url(self.lake_url)
 
     @property
     def raw_dir(self) -> Path:
@@ -380,6 +395,12 @@ class Config(_Strict):
     @property
     def reports_dir(self) -> Path:
         return self.work_dir / "reports"
+
+
+def models_url(lake_url: str) -> str:
+    """Where exported models and the champion pointer live: beside the tables, so whatever reaches the lake reaches
+    them (pipelines/ml/register.py, pipelines/ml/registry.py); the platform stack exports the same URL."""
+    return f"{lake_url.rstrip('/')}/{MODELS_FOLDER}"
 
 
 def load_config(path: Path | str | None = None) -> Config:

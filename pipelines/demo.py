@@ -4,6 +4,10 @@ Deterministic for a seed. The records carry PII (name, e-mail, phone), categoric
 and a churn label that depends on the features, plus planted dirt so every refine rule has work to do:
 nulls in required columns, exact duplicates, out-of-range numbers, unknown categories, unparseable values
 and truncated lines. `DirtReport` says how much of each was planted, so tests can check the pipeline's counts.
+
+This module is the demo world: the one place its column names are written (the demo contract in mlrig.toml
+declares the same columns). Product code never names them; it reads names from the contract and the config.
+`mlrig generate` under another contract stops at once, naming the columns the demo world writes but it lacks.
 """
 
 from __future__ import annotations
@@ -201,7 +205,7 @@ def generate_raw_drops(
 ) -> DirtReport:
     """Write `days` CSV drops holding `rows` records in total (plus planted duplicates) into `out_dir`."""
     rng = np.random.default_rng(seed)
-    records = _clean_records(contract, rows, start, days, rng)
+    records = _clean_records(_require_demo_contract(contract), rows, start, days, rng)
     header = list(contract.columns)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = DirtReport()
@@ -219,6 +223,24 @@ def generate_raw_drops(
         report.rows_written += len(dirty)
         report.files.append(path)
     return report
+
+
+class DemoContractError(ValueError):
+    """The contract is not the demo's: the demo world cannot write its records."""
+
+
+DEMO_CATEGORIES = ("country", "plan", "contract_type", "payment_method")  # values come from the contract's lists
+
+
+def _require_demo_contract(contract: Contract) -> Contract:
+    missing = [c for c in DEMO_CATEGORIES if c not in contract.columns or not contract.columns[c].allowed]
+    if missing:
+        raise DemoContractError(
+            f"`mlrig generate` writes the demo's churn data, but this contract ({contract.dataset}) has no "
+            f"categorical column(s) {', '.join(missing)}: generate with the demo's mlrig.toml, or bring your own "
+            "files (`mlrig init`)."
+        )
+    return contract
 
 
 def outcome_labels(predictions: pl.DataFrame, request_key: str, seed: int = 13) -> pl.DataFrame:

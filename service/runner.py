@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from pipelines.config import WORK_DIR_ENV, Config
+from pipelines.config import READINESS_PATH, WORK_DIR_ENV, Config
 from pipelines.ml.register import BENTOML_HOME_ENV
 from service.guard import AUTH_ENV
 from service.prediction_log import CLOSE_TIMEOUT_S
@@ -122,7 +122,7 @@ def wait_ready(base_url: str, process: subprocess.Popen, log_path: Path, timeout
                 f"Last log lines ({log_path}):\n{_log_tail(log_path)}"
             )
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{base_url}{READINESS_PATH}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -1,7 +1,9 @@
-"""ModelEndpoint: the BentoML service as one Deployment per model variant, behind one Service.
+"""ModelEndpoint: the BentoML service as one Deployment behind one Service.
 
-Each variant gets a HorizontalPodAutoscaler and a PodDisruptionBudget; rolling updates add a pod before
-removing one (maxUnavailable 0), so capacity never drops. Probes hit the service's own /livez and /readyz.
+A HorizontalPodAutoscaler and a PodDisruptionBudget; rolling updates add a pod before removing one
+(maxUnavailable 0), so capacity never drops. Probes hit the service's own liveness and readiness paths.
+A/B variants are not a Kubernetes concern here: every pod serves every variant of `[serving.variants]`, pinned
+into the Bento, and routes by weight and request key (service/routing.py; docs/architecture.md says why).
 Traffic reaches the pods only from the ingress controller's namespace, from inside the namespace and, for the
 /metrics scrape, from the monitoring namespace the platform names;
 an Ingress exists only when a domain is given.
@@ -15,13 +17,10 @@ from dataclasses import dataclass, field, replace
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, pod_spec
+from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, Sizing, pod_spec
 from infra.images.layout import BENTOML_HOME
-from infra.settings import Sizing, Variant
-from pipelines.config import LIVENESS_PATH, READINESS_PATH
 from service.guard import API_KEYS_ENV
 
-VARIANT_LABEL = "mlrig.io/variant"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
 
 
@@ -30,12 +29,16 @@ class ModelEndpointArgs:
     namespace: pulumi.Input[str]
     image: pulumi.Input[str]  # by digest or immutable tag, never latest
     service_account: pulumi.Input[str]
-    port: int = 3000
-    variants: Sequence[Variant] = (Variant(name="champion"),)
+    # from the project config ([serving] port, [images] user_uid, the service's health paths): the image listens,
+    # runs and answers there, so the component is told, never guesses or reads the config itself
+    port: int
+    user_uid: int
+    liveness_path: str
+    readiness_path: str
     min_replicas: int = 2  # a node drain must never remove the last pod
     max_replicas: int = 4
     target_cpu_percent: int = 70
-    sizing: Sizing = field(default_factory=lambda: Sizing(cpu="500m", memory="1Gi", cpu_limit="1", memory_limit="2Gi"))
+    sizing: Sizing = field(default_factory=Sizing)
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_env: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
     env_from_config_maps: Sequence[pulumi.Input[str]] = ()
@@ -58,8 +61,8 @@ class ModelEndpointArgs:
             raise ValueError(
                 f"replicas: need 1 ≤ min_replicas ({self.min_replicas}) ≤ max_replicas ({self.max_replicas})"
             )
-        if not self.variants or len({v.name for v in self.variants}) != len(self.variants):
-            raise ValueError("variants: give at least one, with distinct names")
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"port: {self.port} is not a TCP port (1-65535)")
 
 
 class ModelEndpoint(pulumi.ComponentResource):
@@ -82,8 +85,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             )
             self.api_keys_secret = keys.metadata.apply(lambda m: m.name)
             args = replace(args, secret_env={**args.secret_env, API_KEYS_ENV: (self.api_keys_secret, API_KEYS_ENV)})
-        for variant in args.variants:
-            self._variant(name, variant, args, selector, child)
+        self._deployment(name, args, selector, child)
         svc = k8s.core.v1.Service(
             name,
             metadata={"name": name, "namespace": args.namespace, "labels": selector},
@@ -119,17 +121,8 @@ class ModelEndpoint(pulumi.ComponentResource):
             self.url = self._ingress(name, args, child)
         self.register_outputs({"service": self.service, "url": self.url, "api_keys_secret": self.api_keys_secret})
 
-    def _variant(
-        self, name: str, variant: Variant, args: ModelEndpointArgs, selector: dict, child: pulumi.ResourceOptions
-    ) -> None:
-        vname = name if len(args.variants) == 1 else f"{name}-{variant.name}"
-        labels = {
-            **selector,
-            VARIANT_LABEL: variant.name,
-            "app.kubernetes.io/part-of": "mlrig",
-            LAKE_ACCESS_LABEL: "true",
-        }
-        env = {**args.env, **({"MLRIG_MODEL_TAG": variant.model_tag} if variant.model_tag else {})}
+    def _deployment(self, name: str, args: ModelEndpointArgs, selector: dict, child: pulumi.ResourceOptions) -> None:
+        labels = {**selector, "app.kubernetes.io/part-of": "mlrig", LAKE_ACCESS_LABEL: "true"}
         probe = lambda path, period: {  # noqa: E731
             "httpGet": {"path": path, "port": args.port},
             "periodSeconds": period,
@@ -139,7 +132,8 @@ class ModelEndpoint(pulumi.ComponentResource):
         container = ContainerArgs(
             name="service",
             image=args.image,
-            env=env,
+            user_uid=args.user_uid,
+            env=dict(args.env),
             secret_env=args.secret_env,
             env_from_config_maps=args.env_from_config_maps,
             writable_paths=tuple(args.writable_paths),
@@ -147,23 +141,22 @@ class ModelEndpoint(pulumi.ComponentResource):
             ports=(args.port,),
             lifecycle={"preStop": {"sleep": {"seconds": args.drain_seconds}}},
             probes={
-                "startupProbe": {**probe(LIVENESS_PATH, 5), "failureThreshold": 30},
-                "livenessProbe": probe(LIVENESS_PATH, 10),
-                "readinessProbe": probe(READINESS_PATH, 5),
+                "startupProbe": {**probe(args.liveness_path, 5), "failureThreshold": 30},
+                "livenessProbe": probe(args.liveness_path, 10),
+                "readinessProbe": probe(args.readiness_path, 5),
             },
         )
-        match = {**selector, VARIANT_LABEL: variant.name}
         k8s.apps.v1.Deployment(
-            vname,
+            name,
             metadata={
-                "name": vname,
+                "name": name,
                 "namespace": args.namespace,
                 "labels": labels,
                 "annotations": {"pulumi.com/timeoutSeconds": str(args.rollout_timeout_s)},
             },
             spec={
                 "replicas": args.min_replicas,
-                "selector": {"matchLabels": match},
+                "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
                     "metadata": {"labels": labels},
@@ -173,10 +166,10 @@ class ModelEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            vname,
-            metadata={"name": vname, "namespace": args.namespace},
+            name,
+            metadata={"name": name, "namespace": args.namespace},
             spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": vname},
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
                 "minReplicas": args.min_replicas,
                 "maxReplicas": args.max_replicas,
                 "metrics": [
@@ -192,10 +185,10 @@ class ModelEndpoint(pulumi.ComponentResource):
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(
-            vname,
-            metadata={"name": vname, "namespace": args.namespace},
+            name,
+            metadata={"name": name, "namespace": args.namespace},
             # one replica: allow a drain to proceed (the Deployment surges first); more: keep all but one
-            spec={"selector": {"matchLabels": match}, "maxUnavailable": 1},
+            spec={"selector": {"matchLabels": selector}, "maxUnavailable": 1},
             opts=child,
         )
 

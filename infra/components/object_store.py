@@ -14,8 +14,7 @@ import pulumi_kubernetes as k8s
 
 from infra.components.job import HardenedJob, HardenedJobArgs
 from infra.components.namespace import OBJECT_STORE_LABELS, OBJECT_STORE_PORT
-from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, pod_spec
-from infra.settings import Sizing
+from infra.components.pod import LAKE_ACCESS_LABEL, ContainerArgs, Sizing, pod_spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +22,7 @@ class ObjectStoreArgs:
     namespace: pulumi.Input[str]
     access_key: pulumi.Input[str]  # Pulumi secrets: `pulumi config set --secret`
     secret_key: pulumi.Input[str]
+    user_uid: int  # the non-root uid the store's and the bucket Job's containers run as
     bucket: str = "mlrig"
     existing_bucket: str | None = None
     size: str = "5Gi"
@@ -36,10 +36,9 @@ class ObjectStoreArgs:
 class ObjectStore(pulumi.ComponentResource):
     bucket: pulumi.Output[str]
     lake_url: pulumi.Output[str]
-    models_url: pulumi.Output[str]  # <lake>/models: pipelines/ml/register.py exports there, the champion pointer too
     endpoint: pulumi.Output[str]
     credentials_secret: pulumi.Output[str]
-    client_settings: pulumi.Output[str]  # a ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL and the S3 client's settings
+    client_settings: pulumi.Output[str]  # a ConfigMap: MLRIG_LAKE_URL and the S3 client's settings
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlrig:platform:ObjectStore", name, None, opts)
@@ -62,12 +61,8 @@ class ObjectStore(pulumi.ComponentResource):
             self.bucket = pulumi.Output.from_input(args.bucket)
             self.endpoint = self._in_cluster(name, args, child)
         self.lake_url = pulumi.Output.concat("s3://", self.bucket, "/lake")
-        self.models_url = pulumi.Output.concat(
-            self.lake_url, "/models"
-        )  # where `mlrig` exports models and the champion
         settings: dict[str, pulumi.Input[str]] = {
             "MLRIG_LAKE_URL": self.lake_url,
-            "MLRIG_MODELS_URL": self.models_url,
             "AWS_REGION": args.region,
         }
         if not args.existing_bucket:  # MinIO over plain HTTP inside the namespace; one writer per table
@@ -109,6 +104,7 @@ class ObjectStore(pulumi.ComponentResource):
         server = ContainerArgs(
             name="minio",
             image=args.image,
+            user_uid=args.user_uid,
             args=("server", "/data", "--address", f":{OBJECT_STORE_PORT}"),
             env={"HOME": "/tmp", "MINIO_BROWSER": "off"},  # noqa: S108 - an emptyDir
             secret_env={
@@ -181,6 +177,7 @@ class ObjectStore(pulumi.ComponentResource):
                 container=ContainerArgs(
                     name="mc",
                     image=args.client_image,
+                    user_uid=args.user_uid,
                     command=("/bin/sh", "-c"),
                     args=(
                         'mc alias set store "$S3_ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"'

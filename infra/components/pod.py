@@ -9,23 +9,29 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from infra.settings import Sizing
-from pipelines.config import load_config
-
-# The uid both images are built to run as ([images] user_uid): pods run as the user that owns the image's files.
-NON_ROOT_UID = load_config(Path(__file__).resolve().parents[2] / "mlrig.toml").images.user_uid
 LAKE_ACCESS_LABEL = "mlrig.io/lake-access"  # pods with this label may reach the object store
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sizing:
+    """Requests and limits of one container: the one home of the default pod size (stacks override per project)."""
+
+    cpu: str = "250m"
+    memory: str = "512Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ContainerArgs:
     name: str
     image: pulumi.Input[str]
+    # the uid the image is built to run as ([images] user_uid, passed in by the program): it owns the image's files
+    user_uid: int
     args: Sequence[str] = ()
     command: Sequence[str] = ()
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -38,6 +44,8 @@ class ContainerArgs:
     writable_paths: Sequence[str] = ("/tmp",)  # noqa: S108 - an emptyDir, not the node's /tmp
 
     def __post_init__(self) -> None:
+        if self.user_uid < 1:
+            raise ValueError(f"container {self.name!r}: user_uid {self.user_uid} is root; pods run as a non-root user")
         if isinstance(self.image, str) and (self.image.endswith(":latest") or ":" not in self.image.split("/")[-1]):
             raise ValueError(f"container {self.name!r}: image {self.image!r} needs a tag or digest other than latest")
 
@@ -64,8 +72,8 @@ def container(c: ContainerArgs) -> dict[str, Any]:
         },
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": NON_ROOT_UID,
-            "runAsGroup": NON_ROOT_UID,
+            "runAsUser": c.user_uid,
+            "runAsGroup": c.user_uid,
             "allowPrivilegeEscalation": False,
             "privileged": False,
             "readOnlyRootFilesystem": True,
@@ -96,13 +104,17 @@ def pod_spec(
     extra_volumes: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     paths = sorted({p for c in containers for p in c.writable_paths})
+    uids = {c.user_uid for c in containers}
+    if len(uids) != 1:
+        raise ValueError(f"pod_spec: the containers of one pod run as one user (fsGroup), got uids {sorted(uids)}")
+    uid = uids.pop()
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": NON_ROOT_UID,
-            "runAsGroup": NON_ROOT_UID,
-            "fsGroup": NON_ROOT_UID,
+            "runAsUser": uid,
+            "runAsGroup": uid,
+            "fsGroup": uid,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container(c) for c in containers],

@@ -36,6 +36,7 @@ jobs = {
             container=ContainerArgs(
                 name=stage,
                 image=settings.image,
+                user_uid=settings.user_uid,
                 command=("mlrig",),
                 args=(stage,),
                 env=env,

@@ -150,7 +150,7 @@ def build(client: docker.DockerClient, config: Config, kind: str, tag: str | Non
             bento_dir, bento = _export_bento(config, Path(scratch))
             model_version = ",".join(m["tag"] for s in bento.get("services", []) for m in s.get("models", []))
             envs = [dockerfile_env(e["name"], e["value"]) for e in bento.get("envs") or []]
-            context = serving_context(bento_dir, envs, Path(scratch) / "context")
+            context = serving_context(bento_dir, envs, Path(scratch) / "context", config.serving.port)
         else:
             model_version = "none"  # the pipeline makes models; it ships none
             context = pipeline_context(Path(scratch) / "context")

@@ -136,16 +136,25 @@ def render_dockerfile(kind: str, target: Path, **fields: str) -> None:
     layout_fields = {"bentoml_home": layout.BENTOML_HOME, "work_dir": layout.SERVING_WORK_DIR}
     for key, value in {**layout_fields, **fields}.items():
         text = text.replace("{" + key + "}", value)
+    unfilled = sorted(set(re.findall(r"\{([a-z_]+)\}", text)))
+    if unfilled:  # a placeholder left in would reach the engine as literal text (`--port {port}`)
+        raise ImageError(f"{kind}.Dockerfile: no value for {', '.join(unfilled)}")
     (target / "Dockerfile").write_text(text)  # the engine API wants exactly this name
 
 
-def serving_context(bento_dir: Path, env_lines: list[str], target: Path) -> Path:
-    """Dockerfile + wheels + the exported Bento (its src/, bento.yaml and models/)."""
+def serving_context(bento_dir: Path, env_lines: list[str], target: Path, port: int) -> Path:
+    """Dockerfile + wheels + the exported Bento (its src/, bento.yaml and models/); it listens on `port`."""
     context = _fresh(target)
     _wheels_into(context, pinned_closure(RUNTIME_PACKAGES))
     shutil.copytree(bento_dir, context / "bento", ignore=shutil.ignore_patterns("__pycache__"))
-    render_dockerfile("serving", context, bento_envs="\n".join(env_lines) or "# (none)")
+    render_serving_dockerfile(context, env_lines, port)
     return context
+
+
+def render_serving_dockerfile(target: Path, env_lines: list[str], port: int) -> Path:
+    """The serving Dockerfile for a Bento's envs and [serving] port: EXPOSE and `bentoml serve --port` both follow."""
+    render_dockerfile("serving", target, bento_envs="\n".join(env_lines) or "# (none)", port=str(port))
+    return target / "Dockerfile"
 
 
 def pipeline_context(target: Path, project_root: Path = PROJECT_ROOT) -> Path:

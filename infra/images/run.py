@@ -20,9 +20,9 @@ from docker.models.containers import Container
 
 from infra.images.build import LABEL_MODEL
 from infra.images.errors import ImageError
+from pipelines.config import READINESS_PATH
 from service.runner import port_is_free
 
-SERVING_PORT = 3000  # where the image's `bentoml serve` listens inside the container
 READY_TIMEOUT_S = 120
 LOG_LINES = 25
 
@@ -53,21 +53,30 @@ def start_serving(
     command: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> Container:
-    """Start `image` with its port 3000 on 127.0.0.1:`port` (never on every interface). The service's key
+    """Start `image` with the port it exposes on 127.0.0.1:`port` (never on every interface). The service's key
     settings are passed through from this environment unless `env` names them."""
     if not port_is_free("127.0.0.1", port):
         raise ImageError(f"port {port} on 127.0.0.1 is in use: stop what holds it or pick another with --port")
     environment = {name: os.environ[name] for name in AUTH_ENV if name in os.environ} | (env or {})
+    return client.containers.run(
+        image,
+        command=command,
+        detach=True,
+        environment=environment,
+        ports={f"{exposed_port(client, image)}/tcp": ("127.0.0.1", port)},
+    )
+
+
+def exposed_port(client: docker.DockerClient, image: str) -> int:
+    """The one port the image exposes: its Dockerfile's EXPOSE, rendered from [serving] port when it was built."""
     try:
-        return client.containers.run(
-            image,
-            command=command,
-            detach=True,
-            environment=environment,
-            ports={f"{SERVING_PORT}/tcp": ("127.0.0.1", port)},
-        )
+        exposed = client.images.get(image).attrs.get("Config", {}).get("ExposedPorts") or {}
     except docker.errors.ImageNotFound as err:
         raise ImageError(f"no image {image} in the engine: build it first (`mlrig image build serving`)") from err
+    ports = sorted({int(key.split("/")[0]) for key in exposed})
+    if len(ports) != 1:
+        raise ImageError(f"image {image} exposes {ports or 'no port'}: a serving image exposes exactly one")
+    return ports[0]
 
 
 def wait_ready(container: Container, url: str, timeout_s: float = READY_TIMEOUT_S) -> float:
@@ -82,13 +91,13 @@ def wait_ready(container: Container, url: str, timeout_s: float = READY_TIMEOUT_
                 f"Last log lines:\n{logs_tail(container)}"
             )
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{READINESS_PATH}", timeout=2).status_code == 200:
                 return time.monotonic() - started
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     raise ImageError(
-        f"container {container.short_id} was not ready at {url}/readyz after {timeout_s:.0f}s. "
+        f"container {container.short_id} was not ready at {url}{READINESS_PATH} after {timeout_s:.0f}s. "
         f"Last log lines:\n{logs_tail(container)}"
     )
 

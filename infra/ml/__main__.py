@@ -31,6 +31,7 @@ def step(name: str, args: tuple[str, ...], **job: object) -> HardenedJob:
     container = ContainerArgs(
         name=name,
         image=settings.image,
+        user_uid=settings.user_uid,
         command=("mlrig",),
         args=args,
         env=env,

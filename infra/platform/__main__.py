@@ -47,6 +47,7 @@ store = ObjectStore(
         namespace=ns,
         access_key=secrets.require_secret("storeAccessKey"),
         secret_key=secrets.require_secret("storeSecretKey"),
+        user_uid=settings.user_uid,
         bucket=settings.bucket,
         existing_bucket=settings.existing_bucket,
         size=settings.store_size,
@@ -68,7 +69,7 @@ serving = WorkloadIdentity(
 
 pulumi.export(outputs.PLATFORM_NAMESPACE, ns)
 pulumi.export(outputs.PLATFORM_LAKE_URL, store.lake_url)
-pulumi.export(outputs.PLATFORM_MODELS_URL, store.models_url)
+pulumi.export(outputs.PLATFORM_MODELS_URL, store.lake_url.apply(settings.models_url))
 pulumi.export(outputs.PLATFORM_S3_ENDPOINT, store.endpoint)
 pulumi.export(outputs.PLATFORM_LAKE_SETTINGS, store.client_settings)
 pulumi.export(outputs.PLATFORM_STORE_CREDENTIALS_SECRET, store.credentials_secret)

@@ -1,6 +1,6 @@
-"""Serving: the BentoML image as a ModelEndpoint (a Deployment per model variant when A/B is on, HPA, PDB,
-Service, network policy, an Ingress when a domain is set), probes on the service's own /livez and /readyz,
-and the Grafana dashboard of its metrics and of drift.
+"""Serving: the BentoML image as a ModelEndpoint (one Deployment serving every A/B variant of [serving.variants],
+HPA, PDB, Service, network policy, an Ingress when a domain is set), named `[serving] service_name`, listening and
+probed on `[serving] port`, and the Grafana dashboard of its metrics and of drift.
 
 Reads from the platform stack: namespace, lake settings (models URL, S3 client), store credentials, serving identity.
 The service's API keys are this stack's secret `apiKeys` (`pulumi config set --secret apiKeys KEY[,KEY…]`),
@@ -11,7 +11,7 @@ without them, as the service would refuse to start.
 import pulumi
 
 from infra import outputs
-from infra.components import GrafanaDashboard, GrafanaDashboardArgs, ModelEndpoint, ModelEndpointArgs
+from infra.components import GrafanaDashboard, GrafanaDashboardArgs, ModelEndpoint
 from infra.components.dashboard import MLRIG_DASHBOARD
 from infra.settings import ServingSettings
 from infra.sizing import require_room
@@ -23,35 +23,20 @@ namespace = platform.require(outputs.PLATFORM_NAMESPACE)
 
 # at its maximum serving must leave the store and a pipeline Job room in the namespace's quota (infra/sizing.py)
 platform.require(outputs.PLATFORM_QUOTA).apply(
-    lambda quota: require_room(
-        quota, variants=len(settings.variants), max_replicas=settings.max_replicas, sizing=settings.sizing
-    )
+    lambda quota: require_room(quota, max_replicas=settings.max_replicas, sizing=settings.sizing)
 )
 
 endpoint = ModelEndpoint(
-    "churn-scorer",
-    ModelEndpointArgs(
+    settings.service_name,
+    settings.endpoint_args(
         namespace=namespace,
-        image=settings.image,
         service_account=platform.require(outputs.PLATFORM_SERVING_SERVICE_ACCOUNT),
-        port=settings.port,
-        variants=settings.variants,
-        min_replicas=settings.replicas,
-        max_replicas=settings.max_replicas,
-        target_cpu_percent=settings.target_cpu_percent,
-        sizing=settings.sizing,
         env={"OMP_NUM_THREADS": "1"},
         env_from_config_maps=(platform.require(outputs.PLATFORM_LAKE_SETTINGS),),
         secret_env={
             "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
             "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
         },
-        api_keys=settings.api_keys,
-        rollout_timeout_s=settings.rollout_timeout_s,
-        domain=settings.domain,
-        ingress_class=settings.ingress_class,
-        tls_secret=settings.tls_secret,
-        ingress_namespace=settings.ingress_namespace,
         scrape_namespace=platform.require(outputs.PLATFORM_MONITORING_NAMESPACE),
     ),
 )
@@ -66,5 +51,5 @@ dashboard = GrafanaDashboard(
 
 pulumi.export(outputs.SERVING_SERVICE, endpoint.service)
 pulumi.export(outputs.SERVING_URL, endpoint.url)
-pulumi.export(outputs.SERVING_VARIANTS, [v.name for v in settings.variants])
+pulumi.export(outputs.SERVING_VARIANTS, list(settings.variants))
 pulumi.export(outputs.SERVING_API_KEYS_SECRET, endpoint.api_keys_secret)

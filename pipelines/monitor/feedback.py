@@ -1,8 +1,9 @@
 """The demo's feedback loop: live traffic → prediction log → late labels → monitoring, in one minute.
 
-Two thirds of the traffic come from after a planted price rise (monthly charges up 50 %: PSI ≈ 0.4, KS ≈ 0.2
-on the demo data, clear of the limits), so the drift report has something real to find; labels are drawn from
-the demo's own churn law.
+Two thirds of the traffic come from after a planted price rise (the `[business] value_column`, what a record is
+worth per period, up 50 %: on the demo data monthly charges, PSI ≈ 0.4, KS ≈ 0.2, clear of the limits), so the
+drift report has something real to find; labels are drawn from the demo's own churn law. The column comes from
+the config, never a name written here.
 """
 
 from __future__ import annotations
@@ -25,17 +26,34 @@ PRICE_RISE = 1.5
 AFTER_RISE_SHARE = 2 / 3
 
 
+class FeedbackError(ValueError):
+    """The config gives the feedback loop no numeric feature to raise; the message says which setting to add."""
+
+
+def price_column(config: Config) -> str:
+    """The feature the planted price rise moves: `[business] value_column`, when it is a numeric feature."""
+    name = config.business.value_column
+    column = config.contract.columns.get(name) if name else None
+    if column is None or column.dtype not in ("int", "float") or name not in config.contract.feature_names:
+        raise FeedbackError(
+            f"the feedback demo raises the price of a record, [business] value_column, which must name a numeric "
+            f"feature of the contract (it is {name!r})"
+        )
+    return name
+
+
 def demo_traffic(config: Config, rows: int) -> pl.DataFrame:
     """Gold records to replay; the last two thirds after the price rise (clipped to the contract's bound)."""
     gold = Lake(config.lake_url).table("gold", features_table_name(config.contract))
     records = gold.scan().select(config.contract.feature_names).tail(rows).collect()
-    ceiling = config.contract.columns["monthly_charges"].max
+    price = price_column(config)
+    ceiling = config.contract.columns[price].max
     risen = pl.int_range(pl.len()) >= int(rows * (1 - AFTER_RISE_SHARE))
     return records.with_columns(
         pl.when(risen)
-        .then((pl.col("monthly_charges") * PRICE_RISE).round(2).clip(upper_bound=ceiling))
-        .otherwise(pl.col("monthly_charges"))
-        .alias("monthly_charges")
+        .then((pl.col(price) * PRICE_RISE).round(2).clip(upper_bound=ceiling))
+        .otherwise(pl.col(price))
+        .alias(price)
     )
 
 

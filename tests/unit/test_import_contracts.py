@@ -60,3 +60,23 @@ def test_a_planted_upward_import_or_cycle_breaks_its_contract(tree, module, line
     plant(tree / module, line)
     result = lint_imports(tree, contract)
     assert result.returncode == 1 and "1 broken" in result.stdout, result.stdout
+
+
+def _first_party_imports(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    return {name for name in names if name.split(".")[0] in PACKAGES}
+
+
+@pytest.mark.parametrize("program", sorted((ROOT / "infra").glob("*/__main__.py")), ids=lambda p: p.parent.name)
+def test_the_pulumi_programs_which_import_linter_cannot_see_keep_the_layers_too(program):
+    """Scripts, not packages: checked here. They sit in infra/ and read the project config only via infra.settings."""
+    imports = _first_party_imports(program)
+    assert imports, program
+    assert not {i for i in imports if i.split(".")[0] == "mlrig_cli"}, f"{program} imports the CLI, a layer above"
+    assert "load_config" not in program.read_text(encoding="utf-8"), f"{program} reads the config: use infra.settings"
+    readers = {i for i in imports if i.startswith("pipelines")}
+    assert readers <= {"pipelines.config"}, f"{program} imports {readers}: programs compose infra, not the pipelines"

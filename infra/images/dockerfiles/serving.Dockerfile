@@ -20,5 +20,6 @@ ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
 {bento_envs}
 USER ${USER_UID}:${USER_UID}
 WORKDIR /home/app/bento
-EXPOSE 3000
-CMD ["bentoml", "serve", "/home/app/bento", "--host", "0.0.0.0", "--port", "3000"]
+# {port} is [serving] port of the project config, filled in at build time like the pod's probes and Service.
+EXPOSE {port}
+CMD ["bentoml", "serve", "/home/app/bento", "--host", "0.0.0.0", "--port", "{port}"]

@@ -23,7 +23,7 @@ from infra.testing import (
     run_program,
     stack_config,
 )
-from pipelines.config import LIVENESS_PATH, READINESS_PATH, load_config
+from pipelines.config import LIVENESS_PATH, READINESS_PATH, load_config, models_url
 from service.guard import API_KEYS_ENV
 
 RUNS = [(p, s) for s in STACKS for p in PROJECTS]
@@ -128,25 +128,23 @@ def test_rolling_updates_never_drop_below_capacity(stack_runs, stack):
         assert d.inputs["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
 
 
-def test_ab_test_runs_one_deployment_per_variant_behind_one_service(stack_runs):
-    run = stack_runs[("serving", "staging")]
-    deployments = {d.name: d.inputs for d in _deployments(run)}
-    assert set(deployments) == {"churn-scorer-champion", "churn-scorer-challenger"}
-    env = {
-        e["name"]: e.get("value")
-        for e in deployments["churn-scorer-challenger"]["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert env["MLRIG_MODEL_TAG"] == "churn-classifier:challenger"
-    service = run.mocks.only(":Service").inputs
-    for d in deployments.values():
-        assert service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
-    assert len(run.mocks.of_type("PodDisruptionBudget")) == len(run.mocks.of_type("HorizontalPodAutoscaler")) == 2
-    assert run.exports[outputs.SERVING_VARIANTS] == ["champion", "challenger"]
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_deployment_named_after_the_service_serves_every_ab_variant(stack_runs, stack):
+    """A/B lives in [serving.variants], pinned into the Bento: Kubernetes runs one Deployment, not one per variant."""
+    run = stack_runs[("serving", stack)]
+    config = load_config(INFRA_DIR.parent / "mlrig.toml")
+    (deployment,) = _deployments(run)
+    assert deployment.name == config.serving.service_name
+    env = {e["name"] for e in deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "MLRIG_MODEL_TAG" not in env  # a pinned Bento would never read it
+    assert len(run.mocks.of_type("PodDisruptionBudget")) == len(run.mocks.of_type("HorizontalPodAutoscaler")) == 1
+    assert run.exports[outputs.SERVING_VARIANTS] == list(config.serving.variants)
 
 
-def test_ab_test_with_one_variant_is_refused(run_project):
-    with pytest.raises(ValueError, match="at least two"):
-        run_project("serving", "staging", config={"variants": [{"name": "champion"}]})
+@pytest.mark.parametrize("setting", [{"abTest": "true"}, {"variants": [{"name": "champion"}]}])
+def test_a_stack_level_ab_test_is_refused_naming_where_ab_lives(run_project, setting):
+    with pytest.raises(ValueError, match=r"\[serving.variants\] in the project config"):
+        run_project("serving", "staging", config=setting)
 
 
 def test_prod_ingress_serves_the_domain_over_tls(stack_runs):
@@ -283,7 +281,8 @@ def test_platform_hands_the_lake_settings_to_its_clients_in_one_config_map(stack
     run = stack_runs[("platform", stack)]
     data = run.mocks.only(":ConfigMap").inputs["data"]
     assert data["MLRIG_LAKE_URL"] == run.exports[outputs.PLATFORM_LAKE_URL]
-    assert data["MLRIG_MODELS_URL"] == run.exports[outputs.PLATFORM_MODELS_URL]
+    assert "MLRIG_MODELS_URL" not in data  # nothing reads it: every reader derives <lake>/models itself
+    assert run.exports[outputs.PLATFORM_MODELS_URL] == models_url(run.exports[outputs.PLATFORM_LAKE_URL])
     assert ("AWS_ENDPOINT_URL" in data) is in_cluster  # a cloud bucket uses the cloud's own endpoint
     if in_cluster:
         assert data["AWS_ENDPOINT_URL"] == run.exports[outputs.PLATFORM_S3_ENDPOINT]
@@ -401,12 +400,10 @@ def test_a_serving_stack_without_api_keys_is_refused_with_what_to_do():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_serving_at_its_maximum_leaves_the_store_and_a_job_room_in_the_quota(stack):
-    """Every variant at maxReplicas plus a rollout's surge pod, and still 2 CPU / 2Gi for the store and a Job."""
+    """maxReplicas plus a rollout's surge pod, and still 2 CPU / 2Gi for the store and a Job."""
     serving, platform = stack_config("serving", stack), stack_config("platform", stack)
     settings = {k.split(":", 1)[1]: v for k, v in serving.items()}
-    variants = len(yaml.safe_load(settings["variants"])) if settings.get("abTest") == "true" else 1
     problem = quota_problem(
-        variants=variants,
         max_replicas=int(settings["maxReplicas"]),
         sizing=Sizing(cpu_limit=settings["servingCpuLimit"], memory_limit=settings["servingMemoryLimit"]),
         quota_cpu=platform["mlrig-platform:quotaCpu"],
@@ -418,7 +415,7 @@ def test_serving_at_its_maximum_leaves_the_store_and_a_job_room_in_the_quota(sta
 
 def test_a_serving_stack_that_would_fill_the_quota_is_refused():
     with pytest.raises(Exception, match="exceeds the namespace quota 16"):
-        run_program("serving", "staging", config={"maxReplicas": "10"})
+        run_program("serving", "staging", config={"maxReplicas": "20"})
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -83,3 +83,11 @@ def test_business_settings_must_name_contract_columns(tmp_path):
     text = _project_toml().replace('segment_by = ["country", "plan"]', 'segment_by = ["country", "region"]')
     with pytest.raises(ConfigError, match="region"):
         load_config(_write(tmp_path, text))
+
+
+def test_an_older_configs_image_config_key_is_accepted_only_as_the_fixed_key(tmp_path):
+    older = _project_toml().replace("[release]\n", '[release]\nimage_config_key = "imageTag"\n', 1)
+    assert load_config(_write(tmp_path, older)).release.serving_project  # the old default: a no-op
+    moved = _project_toml().replace("[release]\n", '[release]\nimage_config_key = "myTag"\n', 1)
+    with pytest.raises(ConfigError, match="image_config_key is no longer a setting"):
+        load_config(_write(tmp_path, moved))

@@ -35,3 +35,14 @@ def test_late_labels_follow_the_churn_law_of_the_training_data(tmp_path, contrac
     monthly = joined.filter(pl.col("contract_type") == "monthly")["label"].mean()
     biennial = joined.filter(pl.col("contract_type") == "biennial")["label"].mean()
     assert monthly > biennial + 0.1  # the law, not noise
+
+
+def test_generating_under_another_contract_stops_naming_what_the_demo_world_needs(tmp_path, contract):
+    import pytest
+
+    from pipelines.demo import DemoContractError
+
+    other = contract.model_copy(update={"columns": {k: v for k, v in contract.columns.items() if k != "plan"}})
+    with pytest.raises(DemoContractError, match="plan"):
+        generate_raw_drops(other, tmp_path / "raw", rows=50, days=1)
+    assert not (tmp_path / "raw").exists()  # nothing half-written

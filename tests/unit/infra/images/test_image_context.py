@@ -7,9 +7,10 @@ import pytest
 
 from infra.components.endpoint import ModelEndpointArgs
 from infra.images.cache import CACHE_ENV, cache_key
-from infra.images.context import pinned_closure, pipeline_packages, render_dockerfile
+from infra.images.context import pinned_closure, pipeline_packages, render_dockerfile, render_serving_dockerfile
 from infra.images.errors import ImageError
 from infra.images.layout import BENTOML_HOME
+from infra.settings import default
 from service.package import RUNTIME_PACKAGES
 
 
@@ -35,16 +36,20 @@ def test_a_package_that_is_not_installed_is_named():
 
 
 def test_the_serving_dockerfile_carries_the_bentos_envs(tmp_path: Path):
-    render_dockerfile("serving", tmp_path, bento_envs="ENV MLRIG_CONFIG=mlrig.toml")
-    text = (tmp_path / "Dockerfile").read_text()
+    text = render_serving_dockerfile(tmp_path, ["ENV MLRIG_CONFIG=mlrig.toml"], 3000).read_text()
     assert "ENV MLRIG_CONFIG=mlrig.toml" in text
     assert "{bento_envs}" not in text
 
 
+def test_a_dockerfile_placeholder_without_a_value_is_refused(tmp_path: Path):
+    with pytest.raises(ImageError, match="no value for port"):
+        render_dockerfile("serving", tmp_path, bento_envs="")
+    assert not (tmp_path / "Dockerfile").exists()
+
+
 def test_the_serving_image_keeps_bentoml_home_where_the_deployment_makes_it_writable(tmp_path: Path):
-    render_dockerfile("serving", tmp_path, bento_envs="")
-    assert f"BENTOML_HOME={BENTOML_HOME} " in (tmp_path / "Dockerfile").read_text()
-    assert BENTOML_HOME in ModelEndpointArgs(namespace="ns", image="x:1", service_account="sa").writable_paths
+    assert f"BENTOML_HOME={BENTOML_HOME} " in render_serving_dockerfile(tmp_path, [], 3000).read_text()
+    assert BENTOML_HOME in default(ModelEndpointArgs, "writable_paths")
 
 
 def test_cache_keys_change_with_the_pins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
