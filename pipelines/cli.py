@@ -75,14 +75,15 @@ def generate(
     days: Annotated[int, typer.Option(help="Daily drop files to spread them over.")] = 4,
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 7,
 ) -> None:
-    """Write demo raw drops (CSV with PII and planted dirt) into <work>/raw. Example: mlrig generate --rows 5000"""
-    from pipelines.demo import generate_raw_drops
+    """Write demo raw drops (CSV with PII and planted dirt) where drops land ([storage] raw: <work>/raw, or an
+    s3:// prefix). Example: mlrig generate --rows 5000"""
+    from pipelines.demo import generate_raw_drops_into
 
     cfg = _config(config)
     with console.status("generating demo drops"):
-        report = generate_raw_drops(cfg.contract, cfg.raw_dir, rows=rows, days=days, seed=seed)
+        report = generate_raw_drops_into(cfg.contract, cfg.raw_url, rows=rows, days=days, seed=seed)
     console.print(
-        f"generate: {report.rows_written} rows in {len(report.files)} files under {cfg.raw_dir} "
+        f"generate: {report.rows_written} rows in {len(report.files)} files under {cfg.raw_url} "
         f"(planted: {report.duplicates} duplicates, {report.bad_rows} bad rows)"
     )
 
@@ -95,9 +96,9 @@ def ingest(config: ConfigOption = None) -> None:
 
     cfg = _config(config)
     try:
-        with console.status(f"ingesting {cfg.raw_dir}"):
+        with console.status(f"ingesting {cfg.raw_url}"):
             result = run_ingest(
-                cfg.raw_dir,
+                cfg.raw_url,
                 Lake(cfg.lake_url),
                 cfg.contract,
                 cfg.storage.encoding,

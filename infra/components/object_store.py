@@ -37,9 +37,10 @@ class ObjectStore(pulumi.ComponentResource):
     bucket: pulumi.Output[str]
     lake_url: pulumi.Output[str]
     models_url: pulumi.Output[str]  # <lake>/models: pipelines/ml/register.py exports there, the champion pointer too
+    raw_url: pulumi.Output[str]  # s3://<bucket>/raw: where raw drops land for `mlrig ingest` (pipelines/data/drops.py)
     endpoint: pulumi.Output[str]
     credentials_secret: pulumi.Output[str]
-    client_settings: pulumi.Output[str]  # a ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL and the S3 client's settings
+    client_settings: pulumi.Output[str]  # ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL, MLRIG_RAW_URL, S3 settings
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlrig:platform:ObjectStore", name, None, opts)
@@ -65,9 +66,11 @@ class ObjectStore(pulumi.ComponentResource):
         self.models_url = pulumi.Output.concat(
             self.lake_url, "/models"
         )  # where `mlrig` exports models and the champion
+        self.raw_url = pulumi.Output.concat("s3://", self.bucket, "/raw")  # a pod's own disk is empty and brief
         settings: dict[str, pulumi.Input[str]] = {
             "MLRIG_LAKE_URL": self.lake_url,
             "MLRIG_MODELS_URL": self.models_url,
+            "MLRIG_RAW_URL": self.raw_url,
             "AWS_REGION": args.region,
         }
         if not args.existing_bucket:  # MinIO over plain HTTP inside the namespace; one writer per table

@@ -58,13 +58,14 @@ store = ObjectStore(
 pipeline = WorkloadIdentity(
     "mlrig-pipeline", WorkloadIdentityArgs(namespace=ns, readable_secrets=(store.credentials_secret, pii_secret))
 )
-serving = WorkloadIdentity(
-    "mlrig-serving", WorkloadIdentityArgs(namespace=ns, readable_secrets=(store.credentials_secret,))
+serving = WorkloadIdentity(  # the PII key pseudonymises request keys in the prediction log, as refine does in silver
+    "mlrig-serving", WorkloadIdentityArgs(namespace=ns, readable_secrets=(store.credentials_secret, pii_secret))
 )
 
 pulumi.export(outputs.PLATFORM_NAMESPACE, ns)
 pulumi.export(outputs.PLATFORM_LAKE_URL, store.lake_url)
 pulumi.export(outputs.PLATFORM_MODELS_URL, store.models_url)
+pulumi.export(outputs.PLATFORM_RAW_URL, store.raw_url)
 pulumi.export(outputs.PLATFORM_S3_ENDPOINT, store.endpoint)
 pulumi.export(outputs.PLATFORM_LAKE_SETTINGS, store.client_settings)
 pulumi.export(outputs.PLATFORM_STORE_CREDENTIALS_SECRET, store.credentials_secret)

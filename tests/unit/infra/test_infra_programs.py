@@ -208,7 +208,7 @@ def test_identities_may_read_only_their_named_secrets(stack_runs):
             "verbs": ["get"],
         }
     ]
-    assert roles["mlrig-serving"][0]["resourceNames"] == ["lake-store-credentials"]
+    assert roles["mlrig-serving"][0]["resourceNames"] == ["lake-store-credentials", "pii-key"]
     for sa in run.mocks.of_type(":ServiceAccount"):
         assert sa.inputs["automountServiceAccountToken"] is False
 
@@ -279,6 +279,7 @@ def test_platform_hands_the_lake_settings_to_its_clients_in_one_config_map(stack
     data = run.mocks.only(":ConfigMap").inputs["data"]
     assert data["MLRIG_LAKE_URL"] == run.exports[outputs.PLATFORM_LAKE_URL]
     assert data["MLRIG_MODELS_URL"] == run.exports[outputs.PLATFORM_MODELS_URL]
+    assert data["MLRIG_RAW_URL"] == run.exports[outputs.PLATFORM_RAW_URL]  # drops reach every Job through the store
     assert ("AWS_ENDPOINT_URL" in data) is in_cluster  # a cloud bucket uses the cloud's own endpoint
     if in_cluster:
         assert data["AWS_ENDPOINT_URL"] == run.exports[outputs.PLATFORM_S3_ENDPOINT]
@@ -293,6 +294,8 @@ def test_workloads_read_the_lake_settings_and_credentials_from_the_platform(stac
         assert container["envFrom"] == [{"configMapRef": {"name": stand_in[outputs.PLATFORM_LAKE_SETTINGS]}}], where
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
         assert refs["AWS_SECRET_ACCESS_KEY"] == stand_in[outputs.PLATFORM_STORE_CREDENTIALS_SECRET], where
+        if project in ("data", "serving"):  # refine pseudonymises with it; serving its logged request keys, alike
+            assert refs["MLRIG_PII_KEY"] == stand_in[outputs.PLATFORM_PII_KEY_SECRET], where
         assert spec["serviceAccountName"] in (
             stand_in[outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT],
             stand_in[outputs.PLATFORM_SERVING_SERVICE_ACCOUNT],
