@@ -80,6 +80,9 @@ class ClusterInfo:
     slot: nodehost.Slot | None = None  # the real node's namespace, addresses and cgroup; None under kwok
     holder_pid: int | None = None
     mirrors: tuple[str, ...] = field(default_factory=tuple)
+    # The CNI bridge plugin ignores NetworkPolicy; kube-router, which would enforce it, failed on these machines
+    # (README.md, "NetworkPolicy"). Tests check policies against this, so an enforcing node must say so here.
+    enforces_network_policy: bool = False
 
     @property
     def real_node(self) -> bool:
@@ -132,6 +135,21 @@ class ClusterInfo:
         if owner is not None:
             os.chown(host, owner, owner)
         return host
+
+    def pod_log_files(self, namespace: str, pod: str, uid: str) -> dict[str, str]:
+        """Each container's log as the node wrote it (CRI format stripped), straight from the node's disk: what a
+        pod said even when the kubelet's log endpoint answers nothing. {"<container>/<restart>": text}."""
+        if not self.real_node:
+            return {}
+        folder = NodePaths(self.workdir / "node").pod_logs / f"{namespace}_{pod}_{uid}"
+        found = {}
+        for file in sorted(folder.glob("*/*.log")):
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+            # "<time> <stream> <P|F> <text>": P is a partial line continued by the next
+            parts = [line.split(" ", 3) for line in lines]
+            text = "".join(p[3] + ("" if p[2] == "P" else "\n") for p in parts if len(p) == 4)
+            found[f"{file.parent.name}/{file.stem}"] = text
+        return found
 
     def node_run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's namespaces (`ctr`, `iptables-save`, `ip`)."""
