@@ -77,11 +77,15 @@ def generate(
 ) -> None:
     """Write demo raw drops (CSV with PII and planted dirt) where drops land ([storage] raw: <work>/raw, or an
     s3:// prefix). Example: mlrig generate --rows 5000"""
+    from pipelines.data.raw_files import RawFileError
     from pipelines.demo import generate_raw_drops_into
 
     cfg = _config(config)
-    with console.status("generating demo drops"):
-        report = generate_raw_drops_into(cfg.contract, cfg.raw_url, rows=rows, days=days, seed=seed)
+    try:
+        with console.status("generating demo drops"):
+            report = generate_raw_drops_into(cfg.contract, cfg.raw_url, rows=rows, days=days, seed=seed)
+    except RawFileError as err:
+        raise _fail("generate", err) from err
     console.print(
         f"generate: {report.rows_written} rows in {len(report.files)} files under {cfg.raw_url} "
         f"(planted: {report.duplicates} duplicates, {report.bad_rows} bad rows)"

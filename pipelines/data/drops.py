@@ -62,5 +62,8 @@ class DropFolder:
         """Copy a local file in under its own name (atomically: readers see all of it or none); its location."""
         target = self.location(source.name)
         if Path(target) != source:
-            lake_files.upload(source, target)
+            try:
+                lake_files.upload(source, target)
+            except OSError as err:
+                raise RawFileError(f"{target}: cannot be written ({err}). Check the store's address and keys.") from err
         return target

@@ -50,3 +50,5 @@ def test_an_unreachable_store_is_a_clear_error_not_a_traceback(s3_lake, monkeypa
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     code, said = run("ingest")
     assert code != 0 and "s3://mlrig-lake/raw: cannot be listed" in said and "Traceback" not in said, said
+    code, said = run("generate", "--rows", "50", "--days", "1")
+    assert code != 0 and "cannot be written" in said and "Traceback" not in said, said
