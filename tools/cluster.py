@@ -83,6 +83,7 @@ class ClusterInfo:
     # The CNI bridge plugin ignores NetworkPolicy; kube-router, which would enforce it, failed on these machines
     # (README.md, "NetworkPolicy"). Tests check policies against this, so an enforcing node must say so here.
     enforces_network_policy: bool = False
+    tools_bin: Path | None = None
 
     @property
     def real_node(self) -> bool:
@@ -149,6 +150,23 @@ class ClusterInfo:
             parts = [line.split(" ", 3) for line in lines]
             text = "".join(p[3] + ("" if p[2] == "P" else "\n") for p in parts if len(p) == 4)
             found[f"{file.parent.name}/{file.stem}"] = text
+        return found
+
+    def node_leftovers(self, namespace: str, pod_uids: Sequence[str]) -> list[str]:
+        """What pods of `namespace` left on the node: containers (by containerd's CRI label), mounts under their
+        pod folders, and sandbox network namespaces beyond the sandboxes still there. Empty when all is gone."""
+        if self.holder_pid is None or self.tools_bin is None:
+            raise ClusterError("no real node")
+        ctr = [str(self.tools_bin / "ctr"), "--address", NodePaths(self.workdir / "node").containerd_sock,
+               "--namespace", "k8s.io", "containers", "ls", "-q"]  # fmt: skip
+        mine = self.node_run(*ctr, f'labels."io.kubernetes.pod.namespace"=={namespace}').stdout.split()
+        sandboxes = self.node_run(*ctr, 'labels."io.cri-containerd.kind"==sandbox').stdout.split()
+        mounts = self.node_run("cat", "/proc/self/mountinfo").stdout.splitlines()
+        found = [f"container {c}" for c in mine]
+        found += [f"mount {line.split()[4]}" for line in mounts if any(f"/pods/{uid}/" in line for uid in pod_uids)]
+        netns = [line.split()[4] for line in mounts if " - nsfs " in line and "/containerd/" in line]
+        if len(netns) > len(sandboxes):
+            found.append(f"{len(netns)} sandbox network namespaces for {len(sandboxes)} sandboxes: {netns}")
         return found
 
     def node_run(self, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -473,6 +491,7 @@ def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors
             slot=slot,
             holder_pid=holder,
             mirrors=tuple(mirrors),
+            tools_bin=tools_bin,
         )
     finally:
         with _uninterrupted():

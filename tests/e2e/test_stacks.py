@@ -549,10 +549,16 @@ def test_a_stack_reference_to_a_missing_output_fails_the_preview(deployed: Deplo
         deployed.engine(serving, "stack", "select", STACK)
 
 
-def test_destroy_in_reverse_order_leaves_no_object_behind(deployed: Deployed, kube: client.ApiClient):
+def test_destroy_in_reverse_order_leaves_nothing_behind(
+    deployed: Deployed, kube: client.ApiClient, local_cluster: ClusterInfo
+):
+    """No object in the API, and on the node no container, mount or network namespace of the stacks' pods."""
     objects = {project: deployed.objects(project) for project in PROJECTS}
     kinds = {kind for found in objects.values() for _, kind, _, _ in found}
     assert {"Namespace", "Deployment", "Job", "CronJob", "Service", "HorizontalPodAutoscaler"} <= kinds, kinds
+    ns = deployed.outputs["platform"]["namespace"]
+    uids = [p.metadata.uid for p in client.CoreV1Api(kube).list_namespaced_pod(ns).items]
+    assert uids and local_cluster.node_leftovers(ns, uids), "the check sees nothing even while the pods run"
     deployed.destroy()
     api = dynamic.DynamicClient(kube)
 
@@ -570,3 +576,7 @@ def test_destroy_in_reverse_order_leaves_no_object_behind(deployed: Deployed, ku
         assert json.loads(deployed.engine(deployed.dir(project), "stack", "export").stdout)["deployment"].get(
             "resources"
         ) in (None, []), project
+    try:
+        wait_for("the node to drop the stacks' pods", lambda: not local_cluster.node_leftovers(ns, uids), timeout=90)
+    except AssertionError as err:
+        raise AssertionError(f"{err}; left: {local_cluster.node_leftovers(ns, uids)}") from None
