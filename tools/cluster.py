@@ -159,8 +159,8 @@ class ClusterInfo:
             raise ClusterError("no real node")
         ctr = [str(self.tools_bin / "ctr"), "--address", NodePaths(self.workdir / "node").containerd_sock,
                "--namespace", "k8s.io", "containers", "ls", "-q"]  # fmt: skip
-        mine = self.node_run(*ctr, f'labels."io.kubernetes.pod.namespace"=={namespace}').stdout.split()
-        sandboxes = self.node_run(*ctr, 'labels."io.cri-containerd.kind"==sandbox').stdout.split()
+        mine = self.node_run(*ctr, f'labels."io.kubernetes.pod.namespace"=="{namespace}"').stdout.split()
+        sandboxes = self.node_run(*ctr, 'labels."io.cri-containerd.kind"=="sandbox"').stdout.split()
         mounts = self.node_run("cat", "/proc/self/mountinfo").stdout.splitlines()
         found = [f"container {c}" for c in mine]
         found += [f"mount {line.split()[4]}" for line in mounts if any(f"/pods/{uid}/" in line for uid in pod_uids)]
