@@ -125,8 +125,8 @@ def run_pods(
             "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
                                 "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
         }  # fmt: skip
-        core.create_namespaced_pod(ns, {"metadata": {"name": name, "labels": {"e2e-probe": name}},
-                                        "spec": {"restartPolicy": "Never", "containers": [container]}})  # fmt: skip
+        spec = {"restartPolicy": "Never", "automountServiceAccountToken": False, "containers": [container]}
+        core.create_namespaced_pod(ns, {"metadata": {"name": name, "labels": {"e2e-probe": name}}, "spec": spec})
     deadline, results = time.monotonic() + timeout, {}
     for name, ns in pods.items():
         while core.read_namespaced_pod(name, ns).status.phase not in ("Succeeded", "Failed"):

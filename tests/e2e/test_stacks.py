@@ -350,6 +350,11 @@ def test_a_scraper_where_the_platform_says_reads_metrics_and_policy_enforcement_
         except client.exceptions.ApiException:
             core.create_namespace({"metadata": {"name": name}})
             made.append(name)
+        wait_for(f"ServiceAccount {name}/default", lambda n=name: bool(core.list_namespaced_service_account(n).items))
+    record = example_request(load_config(ROOT / "mlrig.toml").contract)
+    for _ in range(20):  # every pod (the Service picks at random) has scored something: its series exist
+        httpx.post(f"{local_cluster.service_url(ns, service)}/score", json=record,
+                   headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30).raise_for_status()  # fmt: skip
     pods = {"scraper": scraper_ns, "outsider": outsider_ns}
     try:
         ran = run_pods(kube, local_cluster, pods, deployed.images.pipeline, ["python", "-c", SCRAPE, url])
@@ -359,7 +364,7 @@ def test_a_scraper_where_the_platform_says_reads_metrics_and_policy_enforcement_
         for name in made:
             core.delete_namespace(name)
     scrape = ran["scraper"]
-    assert scrape.succeeded and scrape.said.startswith("200") and "mlrig_" in scrape.log, scrape
+    assert scrape.succeeded and scrape.said.startswith("200") and "mlrig_requests" in scrape.log, scrape
     outsider = ran["outsider"]
     assert outsider.succeeded is (not local_cluster.enforces_network_policy), outsider
 
