@@ -190,6 +190,7 @@ def test_the_platform_is_a_locked_down_namespace_with_its_store_running(deployed
     lake = core.read_namespaced_config_map(platform["lakeSettingsConfigMap"], ns).data
     assert lake["MLRIG_LAKE_URL"] == platform["lakeUrl"]
     assert lake["AWS_ENDPOINT_URL"] == platform["s3Endpoint"]
+    assert lake["MLRIG_RAW_URL"] == platform["rawUrl"]  # where the ingest Job reads drops
 
 
 @pytest.mark.parametrize("project", ["data", "ml"])
@@ -400,6 +401,8 @@ def test_the_serving_deployment_is_available_with_the_intended_spec(deployed: De
     assert container.readiness_probe.http_get.path == "/readyz"
     assert container.liveness_probe.http_get.path == "/livez"
     assert container.security_context.run_as_non_root and not container.security_context.allow_privilege_escalation
+    secret_env = {e.name: e.value_from.secret_key_ref.name for e in container.env if e.value_from}
+    assert secret_env["MLRIG_PII_KEY"] == platform["piiKeySecret"]  # logged request keys join silver's
     limits = container.resources.limits
     config = stack_config("serving")
     assert (limits["cpu"], limits["memory"]) == (config["servingCpuLimit"], config["servingMemoryLimit"])
