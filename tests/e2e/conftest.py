@@ -21,8 +21,9 @@ from kubernetes import client, config
 from typer.testing import CliRunner
 
 from infra.images.build import LABEL_MODEL, image_ref
+from infra.images.context import PIPELINE_SOURCES
 from infra.images.engine import connect
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config, load_config
 from tests.conftest import TEST_PII_KEY
 from tools import cluster, objstore
@@ -80,7 +81,7 @@ class Images:
     object_store_local: str
 
 
-IMAGE_SOURCES = ("pipelines", "service", "infra/images", "mlrig.toml", "pyproject.toml", "uv.lock")
+IMAGE_SOURCES = (*PIPELINE_SOURCES, "pyproject.toml", "uv.lock")  # what both images are made of (and the wheels)
 
 
 def content_key(root: Path, paths: tuple[str, ...], *extra: object) -> str:

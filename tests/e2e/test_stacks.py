@@ -34,12 +34,12 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from infra.images.engine import connect
 from infra.outputs import EXPORTS
 from pipelines.config import LAKE_URL_ENV, load_config
+from pipelines.contract import example_request
 from pipelines.data.features import features_table_name
 from pipelines.demo import generate_raw_drops_into
 from pipelines.lake import Lake
 from pipelines.lineage import LINEAGE_TABLE
 from pipelines.ml.registry import champion_tag
-from service.schema import example_request
 from tests.e2e.conftest import Images
 from tests.e2e.jobs import run_job_from_cronjob, run_pods
 from tools.cluster import ClusterInfo

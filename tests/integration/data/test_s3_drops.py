@@ -7,7 +7,7 @@ import pytest
 from pyarrow import fs
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import LAKE_URL_ENV, RAW_URL_ENV
 from pipelines.lake_files import filesystem_of
 from tests.integration.conftest import free_port
