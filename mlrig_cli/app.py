@@ -79,13 +79,13 @@ def generate(
 ) -> None:
     """Write demo raw drops (CSV with PII and planted dirt) where drops land ([storage] raw: <work>/raw, or an
     s3:// prefix). Example: mlrig generate --rows 5000"""
+    from pipelines.data.drops import generate_demo_drops
     from pipelines.data.raw_files import RawFileError
-    from pipelines.demo import generate_raw_drops_into
 
     cfg = _config(config)
     try:
         with console.status("generating demo drops"):
-            report = generate_raw_drops_into(cfg.contract, cfg.raw_url, rows=rows, days=days, seed=seed)
+            report = generate_demo_drops(cfg.contract, cfg.raw_url, rows=rows, days=days, seed=seed)
     except RawFileError as err:
         raise _fail("generate", err) from err
     console.print(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import numpy as np
 import polars as pl
 
 from pipelines.config import Contract
-from pipelines.data.drops import DropFolder
 
 FIRST_NAMES = [
     "Anna",
@@ -220,18 +218,6 @@ def generate_raw_drops(
         tmp.replace(path)  # a reader never sees half a drop
         report.rows_written += len(dirty)
         report.files.append(path)
-    return report
-
-
-def generate_raw_drops_into(contract: Contract, raw_url: str, **options: object) -> DirtReport:
-    """The demo drops where drops land: written in place in a folder; for an object-store prefix written to a
-    scratch folder, then uploaded one by one (each appears whole or not at all)."""
-    if "://" not in raw_url:
-        return generate_raw_drops(contract, Path(raw_url), **options)
-    folder = DropFolder(raw_url)
-    with tempfile.TemporaryDirectory(prefix="mlrig-drops-") as scratch:
-        report = generate_raw_drops(contract, Path(scratch), **options)
-        report.files = [folder.add(Path(path)) for path in report.files]
     return report
 
 

@@ -9,12 +9,15 @@ like a drop is refused unopened. Only the folder's own files are drops: sub-fold
 from __future__ import annotations
 
 import fnmatch
+import tempfile
 from pathlib import Path
 
 from pyarrow import fs
 
 from pipelines import lake_files
+from pipelines.config import Contract
 from pipelines.data.raw_files import RawFileError, read_bytes
+from pipelines.demo import DirtReport, generate_raw_drops
 
 
 class DropFolder:
@@ -67,3 +70,15 @@ class DropFolder:
             except OSError as err:
                 raise RawFileError(f"{target}: cannot be written ({err}). Check the store's address and keys.") from err
         return target
+
+
+def generate_demo_drops(contract: Contract, raw_url: str, **options: object) -> DirtReport:
+    """The demo drops where drops land: written in place in a folder; for an object-store prefix written to a
+    scratch folder, then uploaded one by one (each appears whole or not at all)."""
+    if "://" not in raw_url:
+        return generate_raw_drops(contract, Path(raw_url), **options)
+    folder = DropFolder(raw_url)
+    with tempfile.TemporaryDirectory(prefix="mlrig-drops-") as scratch:
+        report = generate_raw_drops(contract, Path(scratch), **options)
+        report.files = [folder.add(Path(path)) for path in report.files]
+    return report

@@ -35,8 +35,8 @@ from infra.images.engine import connect
 from infra.outputs import EXPORTS
 from pipelines.config import LAKE_URL_ENV, load_config
 from pipelines.contract import example_request
+from pipelines.data.drops import generate_demo_drops
 from pipelines.data.features import features_table_name
-from pipelines.demo import generate_raw_drops_into
 from pipelines.lake import Lake
 from pipelines.lineage import LINEAGE_TABLE
 from pipelines.ml.registry import champion_tag
@@ -280,7 +280,7 @@ def test_the_pipeline_jobs_write_the_lake_and_train_through_the_gate(
     with pytest.MonkeyPatch.context() as patch:
         for key, value in {**lake_env, LAKE_URL_ENV: deployed.outputs["platform"]["lakeUrl"]}.items():
             patch.setenv(key, value)
-        drops = generate_raw_drops_into(cfg.contract, raw_url, rows=2000, days=1, seed=5)
+        drops = generate_demo_drops(cfg.contract, raw_url, rows=2000, days=1, seed=5)
         lake = Lake(cfg.lake_url)
         tables = [("bronze", cfg.contract.dataset), ("silver", cfg.contract.dataset),
                   ("gold", features_table_name(cfg.contract))]  # fmt: skip
