@@ -23,6 +23,7 @@ import typer
 from pipelines.config import Contract, load_config
 from pipelines.contract import cast_from_text
 from pipelines.lake import Lake
+from pipelines.tasks import get_task
 
 TILE_ROWS = 50_000
 FILES = 4  # one drop per day, like the demo
@@ -68,7 +69,7 @@ def _baseline(lake_url: str, pii_key: str, contract: Contract) -> int:
             plh.col(contract.entity_key).chash.hmac_sha256(key=pii_key).alias(contract.entity_key),
             contract.event_time,
             *contract.feature_names,
-            (pl.col(contract.target) == contract.positive_class).cast(pl.Int8).alias("label"),
+            get_task(contract.task).label(contract).alias("label"),
         )
         .collect()
     )

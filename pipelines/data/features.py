@@ -1,7 +1,8 @@
 """Features: silver/<dataset> → gold/<dataset>_features (model-ready) and gold/<dataset>_by_segment (business view).
 
 The feature table carries the contract's features as typed, the entity key and event time for leak-free
-splits, and the target as 0/1. Feature engineering that the service must repeat lives in the model's own
+splits, and the target as the task's label (pipelines/tasks/: 0/1 for binary, the number for regression).
+Feature engineering that the service must repeat lives in the model's own
 preprocessing (pipelines/ml/model.py), not here, so training and serving cannot disagree.
 
 With `partition`, only that `_ingest_date` partition of the feature table is replaced (one pod of an Indexed
@@ -20,6 +21,7 @@ from pipelines.data.ingest import INGEST_DATE, INGESTED_AT
 from pipelines.data.refine import RefineError, partition_filter, partitions
 from pipelines.lake import Lake
 from pipelines.lineage import Run, is_up_to_date, record
+from pipelines.tasks import get_task
 
 LABEL = "label"
 
@@ -42,9 +44,9 @@ def features_table_name(contract: Contract) -> str:
 
 
 def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
-    """Features, the 0/1 label, and what splits need: the entity key (if any) and a time, the event time or, for
-    snapshots without one, the ingest time standing in."""
-    label = (pl.col(contract.target) == contract.positive_class).cast(pl.Int8).alias(LABEL)
+    """Features, the task's label, and what splits need: the entity key (if any) and a time, the event time or,
+    for snapshots without one, the ingest time standing in."""
+    label = get_task(contract.task).label(contract).alias(LABEL)
     key = [contract.entity_key] if contract.entity_key else []
     time = contract.event_time or INGESTED_AT
     return silver.select(*key, time, *contract.feature_names, label, INGEST_DATE)
@@ -52,11 +54,18 @@ def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
 
 def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
     """The outcome rate and value by the segments in [business]: what the business asks first (for the demo,
-    churn and revenue lost by country and plan)."""
-    positive = pl.col(contract.target) == contract.positive_class
+    churn and revenue lost by country and plan). A regression target gives its mean per segment instead."""
     value = business.value_column
-    aggregates = [pl.len().alias("records"), positive.mean().alias("positive_rate")]
-    if value:
+    if contract.task != "binary":
+        outcome = pl.col(contract.target).cast(pl.Float64)
+        aggregates = [pl.len().alias("records"), outcome.mean().alias(f"{contract.target}_mean")]
+        if value:
+            aggregates.append(pl.col(value).sum().alias(f"{value}_total"))
+        positive = None
+    else:
+        positive = pl.col(contract.target) == contract.positive_class
+        aggregates = [pl.len().alias("records"), positive.mean().alias("positive_rate")]
+    if value and positive is not None:
         aggregates += [
             pl.col(value).sum().alias(f"{value}_total"),
             pl.col(value).filter(positive).sum().alias(f"{value}_positive"),
