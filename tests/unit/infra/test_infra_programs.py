@@ -464,3 +464,13 @@ def test_every_volume_name_is_a_dns_label(stack_runs):
         for _, spec in pod_specs(run):
             for volume in spec.get("volumes", []):
                 assert label.match(volume["name"]) and len(volume["name"]) <= 63, volume["name"]
+
+
+@pytest.mark.parametrize("project", ["data", "ml"])
+def test_the_jobs_command_exists_in_the_pipeline_image(stack_runs, project):
+    """Jobs run their command[0] in the pipeline image, which copies the project as source (no console script):
+    the Dockerfile must provide it. A real node found `exec: "mlrig": executable file not found in $PATH`."""
+    dockerfile = (INFRA_DIR / "images" / "dockerfiles" / "pipeline.Dockerfile").read_text()
+    for where, spec in pod_specs(stack_runs[(project, "dev")]):
+        command = spec["containers"][0]["command"][0]
+        assert f"/usr/local/bin/{command} " in dockerfile, where
