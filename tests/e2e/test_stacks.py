@@ -271,6 +271,21 @@ def test_the_pipeline_jobs_write_the_lake_and_train_through_the_gate(
     the monitoring Job runs against the lake's champion."""
     ns = deployed.outputs["platform"]["namespace"]
     crons = deployed.outputs["data"]["cronJobs"]
+    # the schedules are real here: a scheduled run racing these Jobs would blur what each one wrote
+    batch = client.BatchV1Api(kube)
+    scheduled = [*crons.values(), *cronjob_names(deployed, "ml")]
+    for name in scheduled:
+        batch.patch_namespaced_cron_job(name, ns, {"spec": {"suspend": True}})
+    try:
+        run_pipeline_jobs(deployed, kube, local_cluster, lake_env, ns, crons)
+    finally:
+        for name in scheduled:
+            batch.patch_namespaced_cron_job(name, ns, {"spec": {"suspend": False}})
+
+
+def run_pipeline_jobs(
+    deployed: Deployed, kube: client.ApiClient, local_cluster: ClusterInfo, lake_env: dict, ns: str, crons: dict
+) -> None:
     raw_url = deployed.outputs["platform"]["rawUrl"]
     cfg = load_config(ROOT / "mlrig.toml")
 
