@@ -322,9 +322,15 @@ def run_pipeline_jobs(
             assert champion_tag(cfg) == promoted.group(1)  # the pointer the service reads, in the store
 
     # the monitoring loop, as scheduled: drift and outcomes against the lake's champion, the gate if asked; it
-    # reached the lake when it gives a verdict, or refuses because nothing was served yet (no predictions table)
+    # reached the lake when it gives a verdict, or refuses by name: no champion (the gate blocked the only model)
+    # or nothing served yet (no predictions table)
     monitoring = run_job_from_cronjob(kube, local_cluster, ns, deployed.outputs["ml"]["retrainCronJob"], "e2e")
-    verdicts = r"retrain: not needed|passed the gate|the gate blocked|predictions/\S+ does not exist yet: serve"
+    verdicts = (
+        r"retrain: not needed|passed the gate|the gate blocked|predictions/\S+ does not exist yet: serve"
+        r"|no model \S+ in the store or named by the champion pointer"
+    )
+    if not promoted:
+        assert "no model" in monitoring.said or "does not exist yet" in monitoring.said, monitoring
     assert re.search(verdicts, monitoring.said) and "Traceback" not in monitoring.log, monitoring
 
 
