@@ -14,10 +14,11 @@ from pipelines.release.images import CONFIG_IMAGE_OUTPUT, IMAGE_OUTPUT
 PLATFORM_NAMESPACE = "namespace"
 PLATFORM_LAKE_URL = "lakeUrl"  # s3://bucket/lake
 PLATFORM_MODELS_URL = "modelsUrl"  # s3://bucket/lake/models: model exports and the champion pointer
+PLATFORM_RAW_URL = "rawUrl"  # s3://bucket/raw: where raw drops land; `mlrig ingest` reads them there
 PLATFORM_S3_ENDPOINT = "s3Endpoint"  # in-cluster store URL, or "" for the cloud's own endpoint
 # the name of the Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
 PLATFORM_STORE_CREDENTIALS_SECRET = "storeCredentialsSecret"  # noqa: S105 - an output key, not a secret
-PLATFORM_LAKE_SETTINGS = "lakeSettingsConfigMap"  # ConfigMap: MLRIG_LAKE_URL, MLRIG_MODELS_URL, AWS_* client settings
+PLATFORM_LAKE_SETTINGS = "lakeSettingsConfigMap"  # ConfigMap: MLRIG_{LAKE,MODELS,RAW}_URL, AWS_* client settings
 PLATFORM_PII_KEY_SECRET = "piiKeySecret"  # noqa: S105 - a key name; Secret name: MLRIG_PII_KEY
 PLATFORM_PIPELINE_SERVICE_ACCOUNT = "pipelineServiceAccount"
 PLATFORM_SERVING_SERVICE_ACCOUNT = "servingServiceAccount"
@@ -46,6 +47,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         PLATFORM_NAMESPACE,
         PLATFORM_LAKE_URL,
         PLATFORM_MODELS_URL,
+        PLATFORM_RAW_URL,
         PLATFORM_S3_ENDPOINT,
         PLATFORM_LAKE_SETTINGS,
         PLATFORM_STORE_CREDENTIALS_SECRET,

@@ -44,6 +44,7 @@ def platform_outputs(stack: str) -> dict[str, Any]:
         outputs.PLATFORM_NAMESPACE: f"mlrig-{stack}",
         outputs.PLATFORM_LAKE_URL: "s3://mlrig/lake",
         outputs.PLATFORM_MODELS_URL: "s3://mlrig/lake/models",
+        outputs.PLATFORM_RAW_URL: "s3://mlrig/raw",
         outputs.PLATFORM_S3_ENDPOINT: f"http://lake-store.mlrig-{stack}.svc.cluster.local:9000",
         outputs.PLATFORM_LAKE_SETTINGS: "lake-store-client",
         outputs.PLATFORM_STORE_CREDENTIALS_SECRET: "lake-store-credentials",

@@ -78,17 +78,20 @@ def generate(
     days: Annotated[int, typer.Option(help="Daily drop files to spread them over.")] = 4,
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 7,
 ) -> None:
-    """Write demo raw drops (CSV with PII and planted dirt) into <work>/raw. Example: mlrig generate --rows 5000"""
-    from pipelines.demo import DemoContractError, generate_raw_drops
+    """Write demo raw drops (CSV with PII and planted dirt) where drops land ([storage] raw: <work>/raw, or an
+    s3:// prefix). Example: mlrig generate --rows 5000"""
+    from pipelines.data.drops import generate_demo_drops
+    from pipelines.data.raw_files import RawFileError
+    from pipelines.demo import DemoContractError
 
     cfg = _config(config)
     try:
         with console.status("generating demo drops"):
-            report = generate_raw_drops(cfg.contract, cfg.raw_dir, rows=rows, days=days, seed=seed)
-    except DemoContractError as err:
+            report = generate_demo_drops(cfg.contract, cfg.raw_url, rows=rows, days=days, seed=seed)
+    except (DemoContractError, RawFileError) as err:
         raise _fail("generate", err) from err
     console.print(
-        f"generate: {report.rows_written} rows in {len(report.files)} files under {cfg.raw_dir} "
+        f"generate: {report.rows_written} rows in {len(report.files)} files under {cfg.raw_url} "
         f"(planted: {report.duplicates} duplicates, {report.bad_rows} bad rows)"
     )
 
@@ -101,9 +104,9 @@ def ingest(config: ConfigOption = None) -> None:
 
     cfg = _config(config)
     try:
-        with console.status(f"ingesting {cfg.raw_dir}"):
+        with console.status(f"ingesting {cfg.raw_url}"):
             result = run_ingest(
-                cfg.raw_dir,
+                cfg.raw_url,
                 Lake(cfg.lake_url),
                 cfg.contract,
                 cfg.storage.encoding,

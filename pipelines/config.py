@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 CONFIG_ENV = "MLRIG_CONFIG"
 WORK_DIR_ENV = "MLRIG_WORK_DIR"  # overrides storage.work_dir: isolated runs (tests, CI) with the real contract
 LAKE_URL_ENV = "MLRIG_LAKE_URL"  # overrides storage.lake: the cluster's object store (set by infra/platform)
+RAW_URL_ENV = "MLRIG_RAW_URL"  # overrides storage.raw: where drops land in that store (set by infra/platform)
 DEFAULT_CONFIG = Path("mlrig.toml")
 
 # The service's HTTP paths, served by BentoML itself (not configurable there): probes and scrapers point here.
@@ -384,9 +385,20 @@ class Config(_Strict):
         return models_url(self.lake_url)
 
     @property
+    def raw_url(self) -> str:
+        """Where raw drops land: $MLRIG_RAW_URL, else storage.raw: a folder (relative to the work folder) or an
+        object-store prefix (s3://bucket/raw), read with the lake's S3 settings."""
+        raw = os.environ.get(RAW_URL_ENV) or self.storage.raw
+        if "://" in raw or Path(raw).is_absolute():
+            return raw
+        return str(self.work_dir / raw)
+
+    @property
     def raw_dir(self) -> Path:
-        raw = Path(self.storage.raw)
-        return raw if raw.is_absolute() else self.work_dir / raw
+        """The drop folder, for what needs local files (`mlrig init` samples, tests); raw_url where it may be S3."""
+        if "://" in self.raw_url:
+            raise ConfigError(f"raw drops are at {self.raw_url}, not in a local folder")
+        return Path(self.raw_url)
 
     @property
     def bentoml_home(self) -> Path:

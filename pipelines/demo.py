@@ -78,7 +78,7 @@ class DirtReport:
     unknown_category: int = 0
     unparseable: int = 0
     truncated: int = 0
-    files: list[Path] = field(default_factory=list)
+    files: list[Path | str] = field(default_factory=list)  # str: an object-store URL
 
     @property
     def bad_rows(self) -> int:

@@ -22,7 +22,7 @@ from pipelines.lake import storage_options
 _CHUNK_BYTES = 8 * 1024 * 1024
 
 
-def _remote(url: str) -> tuple[fs.FileSystem, str] | None:
+def filesystem_of(url: str) -> tuple[fs.FileSystem, str] | None:
     """The filesystem and path for a URL with a scheme; None for a local path."""
     if "://" not in url:
         return None
@@ -52,7 +52,7 @@ def _replace_locally(target: Path, fill: Callable[[Path], object]) -> None:
 
 def read_bytes(url: str) -> bytes | None:
     """The file's content, or None when there is no such file."""
-    remote = _remote(url)
+    remote = filesystem_of(url)
     try:
         if remote is None:
             return Path(url).read_bytes()
@@ -65,7 +65,7 @@ def read_bytes(url: str) -> bytes | None:
 
 def write_bytes(url: str, data: bytes) -> None:
     """Replace the file with `data` atomically (see the module docstring)."""
-    remote = _remote(url)
+    remote = filesystem_of(url)
     if remote is None:
         _replace_locally(Path(url), lambda tmp: tmp.write_bytes(data))
         return
@@ -76,7 +76,7 @@ def write_bytes(url: str, data: bytes) -> None:
 
 def upload(source: Path, url: str) -> None:
     """Copy a local file to `url`, atomically like `write_bytes`, without holding it all in memory."""
-    remote = _remote(url)
+    remote = filesystem_of(url)
     if remote is None:
         _replace_locally(Path(url), lambda tmp: shutil.copyfile(source, tmp))
         return
@@ -88,7 +88,7 @@ def upload(source: Path, url: str) -> None:
 
 def download(url: str, target: Path) -> None:
     """Copy `url` to a local file; FileNotFoundError when there is no such file."""
-    remote = _remote(url)
+    remote = filesystem_of(url)
     if remote is None:
         shutil.copyfile(url, target)
         return

@@ -80,6 +80,10 @@ class ClusterInfo:
     slot: nodehost.Slot | None = None  # the real node's namespace, addresses and cgroup; None under kwok
     holder_pid: int | None = None
     mirrors: tuple[str, ...] = field(default_factory=tuple)
+    # The CNI bridge plugin ignores NetworkPolicy; kube-router, which would enforce it, failed on these machines
+    # (README.md, "NetworkPolicy"). Tests check policies against this, so an enforcing node must say so here.
+    enforces_network_policy: bool = False
+    tools_bin: Path | None = None
 
     @property
     def real_node(self) -> bool:
@@ -132,6 +136,38 @@ class ClusterInfo:
         if owner is not None:
             os.chown(host, owner, owner)
         return host
+
+    def pod_log_files(self, namespace: str, pod: str, uid: str) -> dict[str, str]:
+        """Each container's log as the node wrote it (CRI format stripped), straight from the node's disk: what a
+        pod said even when the kubelet's log endpoint answers nothing. {"<container>/<restart>": text}."""
+        if not self.real_node:
+            return {}
+        folder = NodePaths(self.workdir / "node").pod_logs / f"{namespace}_{pod}_{uid}"
+        found = {}
+        for file in sorted(folder.glob("*/*.log")):
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+            # "<time> <stream> <P|F> <text>": P is a partial line continued by the next
+            parts = [line.split(" ", 3) for line in lines]
+            text = "".join(p[3] + ("" if p[2] == "P" else "\n") for p in parts if len(p) == 4)
+            found[f"{file.parent.name}/{file.stem}"] = text
+        return found
+
+    def node_leftovers(self, namespace: str, pod_uids: Sequence[str]) -> list[str]:
+        """What pods of `namespace` left on the node: containers (by containerd's CRI label), mounts under their
+        pod folders, and sandbox network namespaces beyond the sandboxes still there. Empty when all is gone."""
+        if self.holder_pid is None or self.tools_bin is None:
+            raise ClusterError("no real node")
+        ctr = [str(self.tools_bin / "ctr"), "--address", NodePaths(self.workdir / "node").containerd_sock,
+               "--namespace", "k8s.io", "containers", "ls", "-q"]  # fmt: skip
+        mine = self.node_run(*ctr, f'labels."io.kubernetes.pod.namespace"=="{namespace}"').stdout.split()
+        sandboxes = self.node_run(*ctr, 'labels."io.cri-containerd.kind"=="sandbox"').stdout.split()
+        mounts = self.node_run("cat", "/proc/self/mountinfo").stdout.splitlines()
+        found = [f"container {c}" for c in mine]
+        found += [f"mount {line.split()[4]}" for line in mounts if any(f"/pods/{uid}/" in line for uid in pod_uids)]
+        netns = [line.split()[4] for line in mounts if " - nsfs " in line and "/containerd/" in line]
+        if len(netns) > len(sandboxes):
+            found.append(f"{len(netns)} sandbox network namespaces for {len(sandboxes)} sandboxes: {netns}")
+        return found
 
     def node_run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's namespaces (`ctr`, `iptables-save`, `ip`)."""
@@ -455,6 +491,7 @@ def local_cluster(tools_bin: Path, workdir: Path, *, node: str = "real", mirrors
             slot=slot,
             holder_pid=holder,
             mirrors=tuple(mirrors),
+            tools_bin=tools_bin,
         )
     finally:
         with _uninterrupted():

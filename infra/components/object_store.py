@@ -36,9 +36,10 @@ class ObjectStoreArgs:
 class ObjectStore(pulumi.ComponentResource):
     bucket: pulumi.Output[str]
     lake_url: pulumi.Output[str]
+    raw_url: pulumi.Output[str]  # s3://<bucket>/raw: where raw drops land for `mlrig ingest` (pipelines/data/drops.py)
     endpoint: pulumi.Output[str]
     credentials_secret: pulumi.Output[str]
-    client_settings: pulumi.Output[str]  # a ConfigMap: MLRIG_LAKE_URL and the S3 client's settings
+    client_settings: pulumi.Output[str]  # ConfigMap: MLRIG_LAKE_URL, MLRIG_RAW_URL and the S3 client's settings
 
     def __init__(self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlrig:platform:ObjectStore", name, None, opts)
@@ -61,8 +62,10 @@ class ObjectStore(pulumi.ComponentResource):
             self.bucket = pulumi.Output.from_input(args.bucket)
             self.endpoint = self._in_cluster(name, args, child)
         self.lake_url = pulumi.Output.concat("s3://", self.bucket, "/lake")
+        self.raw_url = pulumi.Output.concat("s3://", self.bucket, "/raw")  # a pod's own disk is empty and brief
         settings: dict[str, pulumi.Input[str]] = {
             "MLRIG_LAKE_URL": self.lake_url,
+            "MLRIG_RAW_URL": self.raw_url,
             "AWS_REGION": args.region,
         }
         if not args.existing_bucket:  # MinIO over plain HTTP inside the namespace; one writer per table

@@ -58,18 +58,17 @@ store = ObjectStore(
 )
 
 pulls = registry_pull_secrets(ns, secrets.get_secret("registryAuth"))  # set for a private registry
-store_creds = store.credentials_secret
-pipeline = WorkloadIdentity(
-    "mlrig-pipeline",
-    WorkloadIdentityArgs(namespace=ns, readable_secrets=(store_creds, pii_secret), image_pull_secrets=pulls),
+# both read the PII key: refine pseudonymises with it in silver, serving's prediction log the same way (outcomes join)
+identity = WorkloadIdentityArgs(
+    namespace=ns, readable_secrets=(store.credentials_secret, pii_secret), image_pull_secrets=pulls
 )
-serving = WorkloadIdentity(
-    "mlrig-serving", WorkloadIdentityArgs(namespace=ns, readable_secrets=(store_creds,), image_pull_secrets=pulls)
-)
+pipeline = WorkloadIdentity("mlrig-pipeline", identity)
+serving = WorkloadIdentity("mlrig-serving", identity)
 
 pulumi.export(outputs.PLATFORM_NAMESPACE, ns)
 pulumi.export(outputs.PLATFORM_LAKE_URL, store.lake_url)
 pulumi.export(outputs.PLATFORM_MODELS_URL, store.lake_url.apply(settings.models_url))
+pulumi.export(outputs.PLATFORM_RAW_URL, store.raw_url)
 pulumi.export(outputs.PLATFORM_S3_ENDPOINT, store.endpoint)
 pulumi.export(outputs.PLATFORM_LAKE_SETTINGS, store.client_settings)
 pulumi.export(outputs.PLATFORM_STORE_CREDENTIALS_SECRET, store.credentials_secret)

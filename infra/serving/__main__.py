@@ -2,7 +2,8 @@
 HPA, PDB, Service, network policy, an Ingress when a domain is set), named `[serving] service_name`, listening and
 probed on `[serving] port`, and the Grafana dashboard of its metrics and of drift.
 
-Reads from the platform stack: namespace, lake settings (models URL, S3 client), store credentials, serving identity.
+Reads from the platform stack: namespace, lake settings (models URL, S3 client), store credentials, PII key,
+serving identity.
 The service's API keys are this stack's secret `apiKeys` (`pulumi config set --secret apiKeys KEY[,KEY…]`),
 handed to the pods through a Kubernetes Secret; with `[serving] auth = "required"` the program refuses to run
 without them, as the service would refuse to start.
@@ -36,6 +37,9 @@ endpoint = ModelEndpoint(
         secret_env={
             "AWS_ACCESS_KEY_ID": (store_secret, "AWS_ACCESS_KEY_ID"),
             "AWS_SECRET_ACCESS_KEY": (store_secret, "AWS_SECRET_ACCESS_KEY"),
+            # the prediction log's request keys, pseudonymised with refine's key so outcomes join silver; without
+            # it each pod would make its own demo key (or log no keys), and no outcome would ever join
+            "MLRIG_PII_KEY": (platform.require(outputs.PLATFORM_PII_KEY_SECRET), "MLRIG_PII_KEY"),
         },
         scrape_namespace=platform.require(outputs.PLATFORM_MONITORING_NAMESPACE),
     ),

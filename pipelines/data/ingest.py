@@ -1,5 +1,8 @@
 """Ingest: raw CSV drops → bronze/<dataset>, as received (all text) plus load metadata. Append-only.
 
+Drops are read from a folder or an object-store prefix (`drops.DropFolder`), so a Job in a cluster reads them
+from the platform's store with the lake's own credentials.
+
 A file is identified by its SHA-256: one already in bronze is skipped, so re-running ingest adds nothing.
 A file that cannot be read as the contract's columns is refused whole, with a message naming the file and
 what to do; nothing already in the lake is touched.
@@ -19,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.config import Contract
+from pipelines.data.drops import DropFolder
 from pipelines.data.raw_files import RawFileError, read_bytes
 from pipelines.lake import Lake
 from pipelines.lineage import Run, record
@@ -56,7 +60,7 @@ def _raw_bytes(path: Path) -> bytes:
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _utf8_bytes(path: Path, encoding: str, data: bytes) -> bytes:
+def _utf8_bytes(path: Path | str, encoding: str, data: bytes) -> bytes:
     """The file as UTF-8, transcoded from `encoding`; a byte that does not decode is refused by line.
 
     A byte-order mark is unambiguous and wins over the configured encoding: Excel's "Unicode text" and "CSV
@@ -100,7 +104,7 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(pl.col(c).cast(pl.String) for c in frame.columns).with_columns(pl.all().replace("", None))
 
 
-def _read_typed(path: Path, file_format: str, data: bytes) -> pl.DataFrame:
+def _read_typed(path: Path | str, file_format: str, data: bytes) -> pl.DataFrame:
     if not data:
         raise IngestError(f"{path}: the file is empty. Remove it or replace it with a full export.")
     try:
@@ -114,7 +118,7 @@ def _read_typed(path: Path, file_format: str, data: bytes) -> pl.DataFrame:
 
 
 def read_raw_file(
-    path: Path,
+    path: Path | str,
     contract: Contract,
     encoding: str = "utf-8",
     delimiter: str = ",",
@@ -127,7 +131,7 @@ def read_raw_file(
     addition does not stop the pipeline until the contract adopts it. Short (truncated) records are kept with
     nulls and quarantined by refine; a record with more fields than the header refuses the file.
     """
-    data = _raw_bytes(path) if data is None else data
+    data = _raw_bytes(Path(path)) if data is None else data
     if file_format != "csv":
         return _checked_columns(path, _read_typed(path, file_format, data), contract)
     if not data:
@@ -154,7 +158,7 @@ def read_raw_file(
     return _checked_columns(path, frame, contract)
 
 
-def _checked_columns(path: Path, frame: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, list[str]]:
+def _checked_columns(path: Path | str, frame: pl.DataFrame, contract: Contract) -> tuple[pl.DataFrame, list[str]]:
     missing = [c for c in contract.columns if c not in frame.columns]
     if missing:
         raise IngestError(
@@ -165,27 +169,23 @@ def _checked_columns(path: Path, frame: pl.DataFrame, contract: Contract) -> tup
     return frame.select(list(contract.columns)), extra
 
 
-def _no_drops(raw_dir: Path, file_format: str) -> str:
+def _no_drops(raw: DropFolder, file_format: str) -> str:
     """Why nothing was found: an empty folder, or drops of another format than [storage] format names."""
     wanted = "/".join(RAW_SUFFIXES[file_format])
-    others = {
-        fmt: sorted(p.name for pattern in patterns for p in raw_dir.glob(pattern))
-        for fmt, patterns in RAW_SUFFIXES.items()
-        if fmt != file_format
-    }
+    others = {fmt: raw.names(patterns) for fmt, patterns in RAW_SUFFIXES.items() if fmt != file_format}
     found = {fmt: names for fmt, names in others.items() if names}
     if found:
         fmt, names = next(iter(found.items()))
         return (
-            f"no {wanted} drops in {raw_dir}, but {fmt} files are there ({', '.join(names[:3])}): [storage] format "
+            f"no {wanted} drops in {raw}, but {fmt} files are there ({', '.join(names[:3])}): [storage] format "
             f"is {file_format!r}. Set format = {fmt!r} under [storage] in the config (`mlrig init` detects it), "
             "or export CSV. Nothing was ingested."
         )
-    return f"no {wanted} drops in {raw_dir}. Put raw files there (or run `mlrig generate` for demo data)."
+    return f"no {wanted} drops in {raw}. Put raw files there (or run `mlrig generate` for demo data)."
 
 
 def ingest(
-    raw_dir: Path,
+    raw_dir: Path | str | DropFolder,
     lake: Lake,
     contract: Contract,
     encoding: str = "utf-8",
@@ -194,35 +194,43 @@ def ingest(
     delimiter: str = ",",
     file_format: str = "csv",
 ) -> IngestResult:
-    """Append every new drop in `raw_dir` to bronze in one transaction, partitioned by ingestion date.
+    """Append every new drop in `raw_dir` (a folder or an s3:// prefix) to bronze in one transaction, partitioned
+    by ingestion date.
 
     Every file is read and checked before anything is written, so one bad file leaves the lake as it was.
     `ingested_at` (default now, UTC) sets the partition, e.g. to backfill an old drop into its own day.
     """
     bronze = lake.table("bronze", contract.dataset)
     run = Run(stage="ingest", contract_hash=contract.fingerprint)
-    patterns = RAW_SUFFIXES[file_format]
-    files = sorted({f for pattern in patterns for f in raw_dir.glob(pattern)})
-    if not files:
-        raise IngestError(_no_drops(raw_dir, file_format))
+    raw = raw_dir if isinstance(raw_dir, DropFolder) else DropFolder(raw_dir)
+    try:
+        names = raw.names(RAW_SUFFIXES[file_format])
+    except RawFileError as err:
+        raise IngestError(str(err)) from err
+    if not names:
+        raise IngestError(_no_drops(raw, file_format))
     seen = set(bronze.scan().select(SOURCE_SHA).unique().collect()[SOURCE_SHA]) if bronze.exists() else set()
     now = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parts, skipped, ignored = [], 0, {}
-    for path in files:
-        data = _raw_bytes(path)
+    for name in names:
+        path = raw.location(name)
+        try:
+            data = raw.read(name)
+        except RawFileError as err:
+            raise IngestError(str(err)) from err
         sha = hashlib.sha256(data).hexdigest()
         if sha in seen:
             skipped += 1
             continue
         frame, extra = read_raw_file(path, contract, encoding, delimiter, file_format, data)
         if extra:
-            ignored[path.name] = extra
+            ignored[name] = extra
         if progress:
             extra_note = f"; ignored extra column(s) {extra}" if extra else ""
-            progress(f"{path.name}: {frame.height} rows read{extra_note}")
+            progress(f"{name}: {frame.height} rows read{extra_note}")
         parts.append(
             frame.with_columns(
-                pl.lit(path.name).alias(SOURCE_FILE),
+                pl.lit(name).alias(SOURCE_FILE),
                 pl.lit(sha).alias(SOURCE_SHA),
                 (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(SOURCE_LINE),  # line 1 is the header
                 pl.lit(now).alias(INGESTED_AT),
@@ -230,7 +238,7 @@ def ingest(
                 pl.lit(run.run_id).alias(RUN_ID),
             )
         )
-        run.inputs[path.name] = sha
+        run.inputs[name] = sha
     rows = sum(p.height for p in parts)
     version = bronze.version()
     if parts:

@@ -7,17 +7,21 @@ from the cluster's local registry (a mirror), so the stacks deploy exactly the r
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import pytest
 from kubernetes import client, config
 from typer.testing import CliRunner
 
 from infra.images.build import LABEL_MODEL, image_ref
+from infra.images.context import PIPELINE_SOURCES
 from infra.images.engine import connect
 from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config, load_config
@@ -77,28 +81,59 @@ class Images:
     object_store_local: str
 
 
+IMAGE_SOURCES = (*PIPELINE_SOURCES, "pyproject.toml", "uv.lock")  # what both images are made of (and the wheels)
+
+
+def content_key(root: Path, paths: tuple[str, ...], *extra: object) -> str:
+    """A hash of the files an image is made of (tracked or not, ignored ones excepted) and of `extra`: the same
+    key means the same image, so a warm run reuses it instead of training and building again."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "--", *paths], cwd=root, capture_output=True, text=True,
+        check=True,
+    ).stdout.split()  # fmt: skip
+    digest = hashlib.sha256(repr(extra).encode())
+    for name in sorted(listed):
+        if (root / name).is_file():
+            digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _present(engine, ref: str) -> bool:
+    try:
+        engine.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def images(local_cluster: cluster.ClusterInfo, tools_dir: Path, project_config: Config, tmp_path_factory) -> Images:
-    """Train on demo data, build the serving image from that Bento, the pipeline image and the object store's
-    stand-in, and push all three to the cluster's registry."""
-    work = tmp_path_factory.mktemp("train")
-    runner = CliRunner()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(WORK_DIR_ENV, str(work))
-        patch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
-        # `mlrig build` packages a model the gate has not passed only when it is named (3,000 rows gate on noise)
-        patch.setenv("MLRIG_MODEL_TAG", f"{project_config.model.name}:latest")
-        for args in (*TRAINING, ["image", "build", "serving", "--tag", IMAGE_TAG],
-                     ["image", "build", "pipeline", "--tag", IMAGE_TAG]):  # fmt: skip
-            result = runner.invoke(app, args)
-            assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{result.output}"
+    """Train on demo data (seeded, so the same sources give the same model), build the serving image from that
+    Bento, the pipeline image and the object store's stand-in, each tagged by the hash of what it is made of and
+    reused when the engine has it already; push all three to the cluster's registry."""
     engine = connect()
-    serving = image_ref(project_config, "serving", IMAGE_TAG)
-    store = objstore.build_stand_in(engine, project_config, tools_dir, IMAGE_TAG)
+    tag = f"{IMAGE_TAG}-{content_key(ROOT, IMAGE_SOURCES, TRAINING)}"
+    serving, pipeline = image_ref(project_config, "serving", tag), image_ref(project_config, "pipeline", tag)
+    if not (_present(engine, serving) and _present(engine, pipeline)):
+        work = tmp_path_factory.mktemp("train")
+        runner = CliRunner()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(WORK_DIR_ENV, str(work))
+            patch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
+            # `mlrig build` packages a model the gate has not passed only when it is named (3,000 rows gate on noise)
+            patch.setenv("MLRIG_MODEL_TAG", f"{project_config.model.name}:latest")
+            for args in (*TRAINING, ["image", "build", "serving", "--tag", tag],
+                         ["image", "build", "pipeline", "--tag", tag]):  # fmt: skip
+                result = runner.invoke(app, args)
+                assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{result.output}"
+    store_tag = f"{IMAGE_TAG}-{content_key(ROOT, ('tools/objstore.py',), sorted(tools_dir.glob('objstore/*')))}"
+    store = f"{objstore.IMAGE}:{store_tag}"
+    if not _present(engine, store):
+        store = objstore.build_stand_in(engine, project_config, tools_dir, store_tag)
     deployed = project_config.images.registry
     return Images(
         serving=local_cluster.push(serving, as_repository=deployed),
-        pipeline=local_cluster.push(image_ref(project_config, "pipeline", IMAGE_TAG), as_repository=deployed),
+        pipeline=local_cluster.push(pipeline, as_repository=deployed),
         object_store=local_cluster.push(store),
         model_version=engine.images.get(serving).labels[LABEL_MODEL],
         serving_local=serving,

@@ -14,6 +14,9 @@ RUN useradd --uid "${USER_UID}" --user-group --create-home --home-dir /home/app 
  && mkdir /work && chown "${USER_UID}:${USER_UID}" /work
 COPY --from=install /opt/venv /opt/venv
 COPY src/ /home/app/src/
+# `mlrig <stage>`, the command the CronJobs run: the project is copied as source, not installed, so there is no
+# console script (a real node said: exec: "mlrig": executable file not found in $PATH)
+RUN printf '#!/bin/sh\nexec python -m mlrig_cli "$@"\n' > /usr/local/bin/mlrig && chmod 0755 /usr/local/bin/mlrig
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
     LANG=C.UTF-8 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 BENTOML_DO_NOT_TRACK=true \
     MLRIG_CONFIG=/home/app/src/mlrig.toml MLRIG_WORK_DIR=/work

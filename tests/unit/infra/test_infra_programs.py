@@ -211,7 +211,7 @@ def test_identities_may_read_only_their_named_secrets(stack_runs):
             "verbs": ["get"],
         }
     ]
-    assert roles["mlrig-serving"][0]["resourceNames"] == ["lake-store-credentials"]
+    assert roles["mlrig-serving"][0]["resourceNames"] == ["lake-store-credentials", "pii-key"]
     for sa in run.mocks.of_type(":ServiceAccount"):
         assert sa.inputs["automountServiceAccountToken"] is False
 
@@ -283,6 +283,7 @@ def test_platform_hands_the_lake_settings_to_its_clients_in_one_config_map(stack
     assert data["MLRIG_LAKE_URL"] == run.exports[outputs.PLATFORM_LAKE_URL]
     assert "MLRIG_MODELS_URL" not in data  # nothing reads it: every reader derives <lake>/models itself
     assert run.exports[outputs.PLATFORM_MODELS_URL] == models_url(run.exports[outputs.PLATFORM_LAKE_URL])
+    assert data["MLRIG_RAW_URL"] == run.exports[outputs.PLATFORM_RAW_URL]  # drops reach every Job through the store
     assert ("AWS_ENDPOINT_URL" in data) is in_cluster  # a cloud bucket uses the cloud's own endpoint
     if in_cluster:
         assert data["AWS_ENDPOINT_URL"] == run.exports[outputs.PLATFORM_S3_ENDPOINT]
@@ -297,6 +298,8 @@ def test_workloads_read_the_lake_settings_and_credentials_from_the_platform(stac
         assert container["envFrom"] == [{"configMapRef": {"name": stand_in[outputs.PLATFORM_LAKE_SETTINGS]}}], where
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
         assert refs["AWS_SECRET_ACCESS_KEY"] == stand_in[outputs.PLATFORM_STORE_CREDENTIALS_SECRET], where
+        if project in ("data", "serving"):  # refine pseudonymises with it; serving its logged request keys, alike
+            assert refs["MLRIG_PII_KEY"] == stand_in[outputs.PLATFORM_PII_KEY_SECRET], where
         assert spec["serviceAccountName"] in (
             stand_in[outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT],
             stand_in[outputs.PLATFORM_SERVING_SERVICE_ACCOUNT],
@@ -463,3 +466,13 @@ def test_every_volume_name_is_a_dns_label(stack_runs):
         for _, spec in pod_specs(run):
             for volume in spec.get("volumes", []):
                 assert label.match(volume["name"]) and len(volume["name"]) <= 63, volume["name"]
+
+
+@pytest.mark.parametrize("project", ["data", "ml"])
+def test_the_jobs_command_exists_in_the_pipeline_image(stack_runs, project):
+    """Jobs run their command[0] in the pipeline image, which copies the project as source (no console script):
+    the Dockerfile must provide it. A real node found `exec: "mlrig": executable file not found in $PATH`."""
+    dockerfile = (INFRA_DIR / "images" / "dockerfiles" / "pipeline.Dockerfile").read_text()
+    for where, spec in pod_specs(stack_runs[(project, "dev")]):
+        command = spec["containers"][0]["command"][0]
+        assert f"/usr/local/bin/{command} " in dockerfile, where

@@ -56,3 +56,23 @@ def test_addon_objects_post_to_their_collections():
     assert "/api/v1/namespaces/kube-system/services" in paths
     assert "/apis/apiregistration.k8s.io/v1/apiservices" in paths
     assert "/apis/rbac.authorization.k8s.io/v1/clusterroles" in paths
+
+
+def test_a_pods_log_is_read_from_the_nodes_files_as_the_container_wrote_it(tmp_path: Path):
+    """The fallback a failed Job's report uses when the kubelet answers nothing: CRI log lines, partial ones
+    (P) joined with their continuation, both streams, per container and restart."""
+    from tools.cluster import ClusterInfo
+    from tools.node import NodePaths
+
+    folder = NodePaths(tmp_path / "node").pod_logs / "mlrig-dev_ingest-x_uid-1" / "ingest"
+    folder.mkdir(parents=True)
+    (folder / "0.log").write_text(
+        "2026-12-04T22:00:00.1Z stdout F ingest: reading s3://mlrig/raw\n"
+        "2026-12-04T22:00:00.2Z stderr P ingest failed: no drops \n"
+        "2026-12-04T22:00:00.3Z stderr F in s3://mlrig/raw.\n"
+    )
+    info = ClusterInfo(tmp_path / "kubeconfig", "https://x", "t", tmp_path / "ca", tmp_path, slot=Slot(0))
+    assert info.pod_log_files("mlrig-dev", "ingest-x", "uid-1") == {
+        "ingest/0": "ingest: reading s3://mlrig/raw\ningest failed: no drops in s3://mlrig/raw.\n"
+    }
+    assert info.pod_log_files("mlrig-dev", "other", "uid-2") == {}
