@@ -58,9 +58,22 @@ def storage_options(url: str) -> dict[str, str] | None:
     return options
 
 
-def _batches(table: pa.Table, label: str) -> Iterator[pa.RecordBatch]:
+def _arrow_batches(frame: pl.DataFrame | pl.LazyFrame) -> Iterator[pa.RecordBatch]:
+    """A frame as Arrow batches; a LazyFrame runs on the streaming engine, so at most a few batches are in memory."""
+    if isinstance(frame, pl.DataFrame):
+        yield from frame.to_arrow().to_batches(max_chunksize=_BATCH_ROWS)
+        return
+    for chunk in frame.collect_batches(chunk_size=_BATCH_ROWS):
+        yield from chunk.to_arrow().to_batches()
+
+
+def _arrow_schema(frame: pl.DataFrame | pl.LazyFrame) -> pa.Schema:
+    return pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
+
+
+def _batches(frame: pl.DataFrame | pl.LazyFrame, label: str) -> Iterator[pa.RecordBatch]:
     block = os.environ.get(BLOCK_WRITE_ENV) == label
-    for number, batch in enumerate(table.to_batches(max_chunksize=_BATCH_ROWS)):
+    for number, batch in enumerate(_arrow_batches(frame)):
         yield batch
         if block and number == 0:
             Path(os.environ[BLOCK_READY_ENV]).touch()
@@ -106,7 +119,7 @@ class TableRef:
 
     def write(
         self,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | pl.LazyFrame,
         mode: WriteMode,
         partition_by: list[str] | None = None,
         replace_where: str | None = None,
@@ -115,20 +128,21 @@ class TableRef:
 
         `replace_where` (a Delta predicate such as "_ingest_date = '2026-11-01'") overwrites only the matching
         rows, so writers of different partitions do not erase each other; a lost commit race is retried.
+        A LazyFrame is streamed into the commit batch by batch (and re-run on a retry), never held whole.
         """
-        arrow = frame.to_arrow()
+        schema = _arrow_schema(frame)
         options: dict = {"partition_by": partition_by} if partition_by else {}
         if replace_where:
             options["predicate"] = replace_where
         elif mode == "overwrite":
             options["schema_mode"] = "overwrite"
         if replace_where and not self.exists():
-            self._create(arrow.schema, partition_by)
+            self._create(schema, partition_by)
         write_id = uuid.uuid4().hex  # finds our commit in the history even if other writers committed after it
         commit = CommitProperties(custom_metadata={WRITE_ID_KEY: write_id})
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                stream = pa.RecordBatchReader.from_batches(arrow.schema, _batches(arrow, self.label))
+                stream = pa.RecordBatchReader.from_batches(schema, _batches(frame, self.label))
                 write_deltalake(
                     self.uri,
                     stream,
