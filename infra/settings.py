@@ -108,8 +108,10 @@ class DataSettings:
     deadline_seconds: int = 3600
     backoff_limit: int = 2
     sizing: Sizing = field(default_factory=Sizing)
+    partitions: int = 1  # refine and features run as this many pods, one shard of the tables each
 
     STAGES = ("ingest", "refine", "features", "report")
+    SHARDED = ("refine", "features")
 
     @classmethod
     def from_stack_config(cls) -> DataSettings:
@@ -123,6 +125,7 @@ class DataSettings:
             deadline_seconds=c.get_int("deadlineSeconds") or 3600,
             backoff_limit=c.get_int("backoffLimit") if c.get_int("backoffLimit") is not None else 2,
             sizing=Sizing.read(c, "job"),
+            partitions=c.get_int("partitions") or 1,
         )
 
 
