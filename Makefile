@@ -41,9 +41,10 @@ demo: install ## Run every stage on demo data, serve, predict over HTTP (KEEP_SE
 stop: install ## Stop the service `make demo` left running
 	$(BIN)/mlrig stop
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check; import-linter: layers only point down, no cycles (docs/architecture.md)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

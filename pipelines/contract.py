@@ -6,6 +6,8 @@ the pandera schema that refine validates with. Nothing here restates a column.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandera.polars as pa
 import polars as pl
 
@@ -66,3 +68,21 @@ def typed_schema(contract: Contract) -> pa.DataFrameSchema:
 def silver_columns(contract: Contract) -> list[str]:
     """Columns that reach silver: everything but the PII the contract says to drop."""
     return [c.name for c in contract.columns.values() if c.pii != "drop"]
+
+
+def example_request(contract: Contract) -> dict[str, Any]:
+    """A valid request built from the contract alone: used for warm-up, docs and smoke tests."""
+    example: dict[str, Any] = {}
+    for column in contract.features:
+        if column.dtype == "category":
+            example[column.name] = (column.allowed or ("",))[0]
+        elif column.dtype in ("int", "float"):
+            low = column.min if column.min is not None else 0.0
+            high = column.max if column.max is not None else low + 10.0
+            value = low + (high - low) / 100
+            example[column.name] = int(value) if column.dtype == "int" else round(value, 2)
+        elif column.dtype == "bool":
+            example[column.name] = False
+        else:
+            example[column.name] = ""
+    return example

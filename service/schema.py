@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from pipelines.config import Column, Contract
+from pipelines.contract import example_request
 
 _PYTHON_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "string": str}
 
@@ -56,24 +57,6 @@ def batch_model(contract: Contract, max_rows: int, record: type[BaseModel] | Non
     )
     model.__doc__ = f"Up to {max_rows} {contract.dataset} records, scored by one variant."
     return model
-
-
-def example_request(contract: Contract) -> dict[str, Any]:
-    """A valid request built from the contract alone: used for warm-up, docs and smoke tests."""
-    example: dict[str, Any] = {}
-    for column in contract.features:
-        if column.dtype == "category":
-            example[column.name] = (column.allowed or ("",))[0]
-        elif column.dtype in ("int", "float"):
-            low = column.min if column.min is not None else 0.0
-            high = column.max if column.max is not None else low + 10.0
-            value = low + (high - low) / 100
-            example[column.name] = int(value) if column.dtype == "int" else round(value, 2)
-        elif column.dtype == "bool":
-            example[column.name] = False
-        else:
-            example[column.name] = ""
-    return example
 
 
 class Score(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any
 import bentoml
 
 from pipelines.config import CONFIG_ENV, load_config
+from pipelines.contract import example_request
 from pipelines.ml.scorer import load_scorer
 from pipelines.ml.threshold import threshold_of
 from pipelines.pii import PiiKeyError, pii_key, pseudonymize_value
@@ -25,7 +26,7 @@ from service.front_door import REQUEST_ID_HEADER, REQUEST_KEY_HEADER, FrontDoor,
 from service.metrics import serving_metrics
 from service.prediction_log import PredictionLog, log_schema, loggable_features, predictions_table
 from service.routing import Router, configured_variants, resolved_tags
-from service.schema import Score, batch_model, example_request, request_model
+from service.schema import Score, batch_model, request_model
 from service.scoring import Scoring, Variant, warm_up
 from service.shape import Shape
 

@@ -120,8 +120,8 @@ def smoke(config: ConfigOption = None, tag: TagOption = None, port: Annotated[in
     Example: mlrig image smoke"""
     from infra.images import run as runner
     from infra.images.build import image_ref
+    from pipelines.contract import example_request
     from pipelines.ml.register import use_bentoml_home
-    from service.schema import example_request
 
     def action() -> None:
         client, cfg = _setup(config)

@@ -35,7 +35,7 @@ def pipeline_packages() -> list[str]:
     return [str(r) for r in requirements if _canonical(r.name) not in DEPLOYMENT_ONLY]
 
 
-PIPELINE_SOURCES = ["pipelines", "service", "infra/__init__.py", "infra/images", "mlrig.toml"]
+PIPELINE_SOURCES = ["mlrig_cli", "pipelines", "service", "infra/__init__.py", "infra/images", "mlrig.toml"]
 
 
 def _canonical(name: str) -> str:

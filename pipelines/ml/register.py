@@ -125,16 +125,15 @@ def exported_path(config: Config, tag: str) -> str:
     return f"{config.models_url}/{name}/{version}.bentomodel"
 
 
-def export_model(config: Config, tag: str | None = None) -> tuple[str, str]:
-    """Copy a stored model (default: the serving one) into the lake, so jobs without this store can import it.
+def export_model(config: Config, tag: str) -> tuple[str, str]:
+    """Copy a stored model into the lake, so jobs without this store can import it; return (its tag, where).
 
-    Written again on every call: a gate verdict recorded after an earlier export must reach the lake too.
+    Written again on every call: a gate verdict recorded after an earlier export must reach the lake too. Which model
+    serves is the registry's question (registry.serving_tag), asked by the caller: this module sits below it.
     """
     import bentoml
 
-    from pipelines.ml.registry import serving_tag
-
-    stored = bentoml.models.get(tag or serving_tag(config))
+    stored = bentoml.models.get(tag)
     target = exported_path(config, str(stored.tag))
     with _scratch(config) as folder:
         archive = folder / f"{stored.tag.version}.bentomodel"

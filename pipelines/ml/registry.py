@@ -8,7 +8,9 @@ job cannot import. A job that starts with an empty model store (a Kubernetes pod
 
 There is no local copy of the pointer: a cache in one store goes stale the moment a job elsewhere promotes, which is
 exactly the bug this module exists to prevent; reading a small JSON file is cheap. Stores written by older versions
-kept the pointer in `<bentoml_home>/champions.json`: the first read moves it to the lake and says so.
+kept the pointer in `<bentoml_home>/champions.json`. Reading never writes (a read-only pod, a CI job with read
+credentials, `mlrig champion` must not change the lake): while the lake names no champion for this model, reads
+answer from that old file and warn; the next promotion (`mlrig gate`, `mlrig champion --rollback`) moves it.
 A Bento never reads the pointer: `mlrig build` pins the exact tags it packaged. $MLRIG_MODEL_TAG overrides
 everything, for pinning a version by hand.
 """
@@ -71,8 +73,23 @@ def _write(config: Config, pointers: dict[str, dict]) -> None:
 
 
 def champion_entry(config: Config) -> dict | None:
-    """The pointer's entry for this project's model: tag, promoted_at, promoted_by, verdict, previous, history."""
-    return _migrate_local_pointer(config, _read(config)).get(config.model.name)
+    """The pointer's entry for this project's model: tag, promoted_at, promoted_by, verdict, previous, history.
+
+    Read-only: an older store's local pointer is answered from, never moved (see the module's docstring).
+    """
+    entry = _read(config).get(config.model.name)
+    if entry is not None:
+        return entry
+    legacy = _legacy_pointers(config).get(config.model.name)
+    if legacy is not None:
+        logger.warning(
+            "registry: %s names the champion %s, but the lake (%s) does not: only this machine sees it. "
+            "The next promotion (`mlrig gate`, `mlrig champion --rollback`) moves it to the lake.",
+            config.bentoml_home / POINTER_FILE,
+            legacy["tag"],
+            pointer_url(config),
+        )
+    return legacy
 
 
 def champion_tag(config: Config) -> str | None:
@@ -92,6 +109,7 @@ def promote(config: Config, tag: str, verdict: dict | None = None) -> str:
     Two promotions at the same instant (the nightly training and an hourly retrain): the later write wins the
     pointer and its history lacks the other, whose verdict stays in its own model's metadata.
     """
+    migrate_local_pointer(config)  # before the move, so the old champion becomes the history, not lost
     _, exported = export_model(config, fetch(config, tag))
     _record(config, tag, verdict or {}, dt.datetime.now(dt.UTC).isoformat(), exported)
     return exported
@@ -144,20 +162,31 @@ def fetch_serving(config: Config) -> str:
     return fetch(config, serving_tag(config))
 
 
-def _migrate_local_pointer(config: Config, pointers: dict[str, dict]) -> dict[str, dict]:
-    """Move a pointer left in the model store by an older mlrig into the lake, once, and say so."""
+def _legacy_pointers(config: Config) -> dict[str, dict]:
+    """The pointer an older mlrig kept in the model store, if any; an unreadable one counts as none."""
+    legacy = config.bentoml_home / POINTER_FILE
+    try:
+        old = json.loads(legacy.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict):
+        return {}
+    return {n: e for n, e in old.items() if isinstance(e, dict) and isinstance(e.get("tag"), str)}
+
+
+def migrate_local_pointer(config: Config) -> list[str]:
+    """Move a pointer left in the model store by an older mlrig into the lake, once, and say so; return what moved.
+
+    A write: called by `promote`, never by a read. The lake's own entries always win over the old file's.
+    """
     import bentoml
 
     legacy = config.bentoml_home / POINTER_FILE
     if not legacy.is_file():
-        return pointers
-    try:
-        old = json.loads(legacy.read_text(encoding="utf-8"))
-    except ValueError:
-        old = {}
-    moved = []
-    for name, entry in old.items() if isinstance(old, dict) else ():
-        if name in pointers or not isinstance(entry, dict) or not isinstance(entry.get("tag"), str):
+        return []
+    pointers, moved = _read(config), []
+    for name, entry in _legacy_pointers(config).items():
+        if name in pointers:
             continue
         verdict = {**entry.get("verdict", {}), "migrated_from": str(legacy)}
         try:
@@ -177,4 +206,4 @@ def _migrate_local_pointer(config: Config, pointers: dict[str, dict]) -> dict[st
         legacy,
         done.name,
     )
-    return _read(config) if moved else pointers
+    return moved

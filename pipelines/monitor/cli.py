@@ -7,15 +7,14 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from pipelines.config import Config
 from pipelines.console import ConfigOption, console
 from pipelines.console import config_or_exit as _config
 from pipelines.lake import Lake
 from pipelines.monitor.outcomes import LABEL, REQUEST_KEY
-from pipelines.monitor.run import MonitorError, MonitorResult, monitor, served_window
+from pipelines.monitor.run import MonitorError, monitor, record_outcomes, served_window
+from pipelines.monitor.summary import print_result
 
 app = typer.Typer()
 
@@ -36,12 +35,6 @@ def labels_from_file(path: Path, config: Config, key: str) -> pl.DataFrame:
         .alias(REQUEST_KEY),
         (pl.col(contract.target).cast(pl.String) == contract.positive_class).cast(pl.Int8).alias(LABEL),
     )
-
-
-def record_outcomes(config: Config, labels: pl.DataFrame) -> int:
-    table = Lake(config.lake_url).table("monitoring", f"{config.contract.dataset}_labels")
-    table.write(labels, mode="append")
-    return labels.height
 
 
 @app.command()
@@ -70,24 +63,6 @@ def outcomes(
         console.print(f"[red]outcomes failed:[/] {err}")
         raise typer.Exit(1) from err
     console.print(f"outcomes: {record_outcomes(cfg, frame)} labels recorded")
-
-
-def print_result(result: MonitorResult, out: Console = console) -> None:
-    table = Table(title="monitor: drift against the training reference", title_justify="left")
-    for header in ("feature", "PSI", "KS / JS", "drifted"):
-        table.add_column(header)
-    for f in result.drift.features:
-        second = f.statistics.get("ks", f.statistics.get("js", 0.0))
-        table.add_row(f.feature, f"{f.statistics['psi']:.3f}", f"{second:.3f}", "DRIFT" if f.drifted else "")
-    out.print(table)
-    if result.verdict is not None:
-        out.print(f"A/B verdict: {result.verdict.sentence()}")
-    decision = "; ".join(result.decision.reasons) if result.decision.retrain else "no drift, no performance breach"
-    out.print(f"monitor: {'RETRAIN — ' if result.decision.retrain else ''}{decision}")
-    out.print(
-        f"monitor: drift report {result.report}\nmonitor: dashboard    {result.dashboard}\n"
-        f"monitor: metrics      {result.metrics}"
-    )
 
 
 def _serving_tag(cfg: Config, stage: str) -> str:

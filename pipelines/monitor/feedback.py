@@ -16,9 +16,10 @@ from rich.console import Console
 from pipelines.config import Config
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
-from pipelines.monitor.cli import _serving_tag, print_result, record_outcomes
+from pipelines.ml.registry import fetch_serving
 from pipelines.monitor.outcomes import REQUEST_KEY
-from pipelines.monitor.run import MonitorResult, monitor, served_window
+from pipelines.monitor.run import MonitorResult, monitor, record_outcomes, served_window
+from pipelines.monitor.summary import print_result
 
 PRICE_RISE = 1.5
 AFTER_RISE_SHARE = 2 / 3
@@ -69,6 +70,6 @@ def feedback_demo(config: Config, base_url: str, console: Console, rows: int = 6
     window = served_window(config, hours=None).filter(pl.col(REQUEST_KEY).is_not_null())
     labelled = record_outcomes(config, outcome_labels(window, REQUEST_KEY))
     console.print(f"feedback: {answered} predictions served, {logged} logged, {labelled} outcomes came back")
-    result = monitor(config, _serving_tag(config, "feedback"))
+    result = monitor(config, fetch_serving(config))  # ChampionError: the caller says what to do
     print_result(result, console)
     return result

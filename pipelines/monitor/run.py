@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.lake import Lake
+from pipelines.lake import Lake, TableRef
 from pipelines.lineage import Run, record
 from pipelines.monitor.dashboard import DashboardInputs, render_dashboard
 from pipelines.monitor.drift import DriftReport, detect_drift
@@ -67,6 +67,17 @@ def _model_reference(config: Config, model_tag: str) -> tuple[pl.DataFrame, floa
     return reference.select(config.contract.feature_names), metadata.get("metrics", {}).get("roc_auc"), str(model.tag)
 
 
+def labels_table(config: Config) -> TableRef:
+    """Where late outcomes land (`monitoring/<dataset>_labels`), keyed like the prediction log."""
+    return Lake(config.lake_url).table("monitoring", f"{config.contract.dataset}_labels")
+
+
+def record_outcomes(config: Config, labels: pl.DataFrame) -> int:
+    """Append late outcomes (request_key + label) to the labels table; return how many."""
+    labels_table(config).write(labels, mode="append")
+    return labels.height
+
+
 def served_window(config: Config, hours: float | None) -> pl.DataFrame:
     table = Lake(config.lake_url).table("predictions", config.contract.dataset)
     if not table.exists():
@@ -79,7 +90,7 @@ def served_window(config: Config, hours: float | None) -> pl.DataFrame:
 
 
 def _outcomes(config: Config, window: pl.DataFrame) -> pl.DataFrame | None:
-    labels = Lake(config.lake_url).table("monitoring", f"{config.contract.dataset}_labels")
+    labels = labels_table(config)
     if not labels.exists() or REQUEST_KEY not in window.columns:
         return None
     return join_outcomes(window, labels.read())

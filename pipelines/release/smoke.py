@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from pipelines.config import Config
-from service.schema import example_request
+from pipelines.contract import example_request
 
 
 @dataclass

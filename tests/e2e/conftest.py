@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from infra.images.build import LABEL_MODEL, image_ref
 from infra.images.engine import connect
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config, load_config
 from tests.conftest import TEST_PII_KEY
 from tools import cluster, objstore

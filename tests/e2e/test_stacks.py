@@ -33,8 +33,8 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from infra.images.engine import connect
 from infra.outputs import EXPORTS
 from pipelines.config import load_config
+from pipelines.contract import example_request
 from pipelines.lineage import LINEAGE_TABLE
-from service.schema import example_request
 from tests.e2e.conftest import Images
 from tools.cluster import ClusterInfo
 from tools.engine import PulumiEngine, PulumiError

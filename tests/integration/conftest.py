@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config
 from pipelines.lake import Lake
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready

@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from service.runner import port_is_free, run_demo
 from tests.integration.conftest import free_port
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
+from pipelines.contract import example_request
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
 from pipelines.ml.register import MODEL_FILE
-from service.schema import example_request
 
 pytestmark = pytest.mark.integration
 

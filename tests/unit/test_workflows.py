@@ -11,7 +11,7 @@ import pytest
 import typer.main
 import yaml
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from tests.conftest import PROJECT_ROOT
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"

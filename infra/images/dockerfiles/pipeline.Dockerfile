@@ -19,5 +19,5 @@ ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
     MLRIG_CONFIG=/home/app/src/mlrig.toml MLRIG_WORK_DIR=/work
 USER ${USER_UID}:${USER_UID}
 WORKDIR /home/app/src
-ENTRYPOINT ["python", "-m", "pipelines.cli"]
+ENTRYPOINT ["python", "-m", "mlrig_cli"]
 CMD ["--help"]

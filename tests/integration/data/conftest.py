@@ -16,7 +16,7 @@ from tests.conftest import PROJECT_ROOT
 def mlrig(*args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
     """Start `mlrig <args>` in a fresh interpreter with the test's environment (work dir, PII key) plus `env`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "mlrig_cli", *args],
         cwd=PROJECT_ROOT,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,

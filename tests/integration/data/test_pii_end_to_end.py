@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.demo import generate_raw_drops
 
 pytestmark = pytest.mark.integration

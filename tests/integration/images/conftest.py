@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from infra.images.build import image_ref
 from infra.images.engine import connect
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import Config
 from tests.integration.conftest import free_port
 

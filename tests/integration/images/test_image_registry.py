@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from infra.images import registry
 from infra.images.errors import ImageError
-from pipelines.cli import app
+from mlrig_cli.app import app
 from tests.integration.conftest import free_port
 from tests.integration.images.conftest import TEST_TAG
 

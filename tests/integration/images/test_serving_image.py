@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from infra.images import run
 from infra.images.build import LABEL_CONTRACT, LABEL_MODEL, git_commit
 from infra.images.errors import ImageError
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import Config
 from tests.integration.conftest import free_port
 from tests.integration.images.conftest import TEST_TAG

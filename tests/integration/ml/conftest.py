@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV
 from tests.conftest import PROJECT_ROOT, TEST_PII_KEY
 

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config
 from pipelines.lake import Lake
 from pipelines.monitor.feedback import feedback_demo

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.data.ingest import ingest
 from pipelines.demo import generate_raw_drops
 

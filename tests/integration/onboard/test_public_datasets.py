@@ -21,7 +21,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import CONFIG_ENV, WORK_DIR_ENV, load_config
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from service.schema import example_request
+from pipelines.contract import example_request
 from tests.integration.service.conftest import AUTH
 
 pytestmark = pytest.mark.integration

@@ -19,10 +19,10 @@ import schemathesis
 from schemathesis.generation import GenerationMode
 
 from pipelines.config import VariantSettings
+from pipelines.contract import example_request
 from pipelines.pii import pseudonymize_value
 from service.prediction_log import predictions_table
 from service.routing import Router
-from service.schema import example_request
 from tests.conftest import TEST_PII_KEY
 from tests.integration.service.conftest import AUTH, FLUSH_ROWS, WEIGHTS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import Config
 from pipelines.release.deploy import PulumiStack, ReleaseError, deploy, rollback, run_pulumi
 

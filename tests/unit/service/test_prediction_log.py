@@ -4,8 +4,8 @@ import time
 
 import polars as pl
 
+from pipelines.contract import example_request
 from service.prediction_log import PredictionLog, log_schema, loggable_features, predictions_table
-from service.schema import example_request
 
 
 def block(contract, first: int, rows: int = 1) -> tuple[int, dict]:

@@ -5,7 +5,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from service.schema import example_request, request_model
+from pipelines.contract import example_request
+from service.schema import request_model
 
 
 @pytest.fixture(scope="module")

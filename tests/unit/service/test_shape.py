@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from service.schema import example_request
+from pipelines.contract import example_request
 from service.shape import Shape, shape_problem, structure
 
 FEATURES = 10

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from infra.images import engine
 from infra.images.errors import ImageError
 from infra.images.registry import plain_http
-from pipelines.cli import app
+from mlrig_cli.app import app
 
 
 def test_unset_docker_host_without_a_local_socket_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

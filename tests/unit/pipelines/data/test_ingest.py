@@ -113,7 +113,7 @@ def test_an_unknown_encoding_in_the_config_is_refused_by_name():
 def test_cli_ingest_refusal_exits_nonzero_with_the_files_message(tiny_raw_drop, config):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from mlrig_cli.app import app
 
     (config.raw_dir / "customers_2026-12-06.csv").write_bytes(b"customer_id\nC1\n")
     result = CliRunner().invoke(app, ["ingest"])

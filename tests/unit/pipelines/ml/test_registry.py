@@ -156,18 +156,31 @@ def test_a_champion_missing_from_the_lake_says_where_to_export_it(machine, confi
         registry.fetch_champion(config)
 
 
-def test_a_local_pointer_from_an_older_mlrig_moves_to_the_lake(machine, config, caplog):
+def test_reading_an_older_local_pointer_answers_from_it_and_never_writes_the_lake(machine, config, caplog):
     tag = tiny_stored_model(config, "promoted by an older mlrig")
     legacy = config.bentoml_home / "champions.json"
     legacy.write_text(json.dumps({config.model.name: {"tag": tag, "promoted_at": "2026-01-02T00:00:00+00:00"}}))
     with caplog.at_level(logging.WARNING, logger=registry.__name__):
-        assert registry.champion_tag(config) == tag
-    assert "now lives in the lake" in caplog.text and f"moved {tag}" in caplog.text
+        assert registry.champion_tag(config) == registry.fetch_champion(config) == tag
+        assert registry.champion_entry(config)["promoted_at"] == "2026-01-02T00:00:00+00:00"
+    assert "only this machine sees it" in caplog.text and "next promotion" in caplog.text
+    assert legacy.is_file() and lake_files.read_bytes(registry.pointer_url(config)) is None  # nothing written
+    assert not Path(exported_path(config, tag)).exists()
+
+
+def test_the_next_promotion_moves_an_older_local_pointer_into_the_lakes_history(machine, config, caplog):
+    old, new = tiny_stored_model(config, "promoted by an older mlrig"), tiny_stored_model(config, "gated today")
+    legacy = config.bentoml_home / "champions.json"
+    legacy.write_text(json.dumps({config.model.name: {"tag": old, "promoted_at": "2026-01-02T00:00:00+00:00"}}))
+    with caplog.at_level(logging.WARNING, logger=registry.__name__):
+        registry.promote(config, new)
+    assert "now lives in the lake" in caplog.text and f"moved {old}" in caplog.text
     assert not legacy.exists() and legacy.with_name("champions.json.migrated").is_file()
     entry = registry.champion_entry(config)
-    assert entry["promoted_at"] == "2026-01-02T00:00:00+00:00" and entry["verdict"]["migrated_from"] == str(legacy)
+    assert entry["tag"] == new and entry["previous"] == old
+    assert entry["history"][0]["verdict"]["migrated_from"] == str(legacy)
     machine("pod")
-    assert registry.fetch_champion(config) == tag  # the migration exported the model too
+    assert registry.fetch(config, old) == old  # the migration exported the old champion too: a rollback can reach it
 
 
 def test_a_local_pointer_never_overrides_the_lakes(machine, config, caplog):
@@ -177,4 +190,8 @@ def test_a_local_pointer_never_overrides_the_lakes(machine, config, caplog):
     legacy.write_text(json.dumps({config.model.name: {"tag": local}}))
     with caplog.at_level(logging.WARNING, logger=registry.__name__):
         assert registry.champion_tag(config) == in_lake
+    assert not caplog.text and legacy.is_file()  # a read neither warns nor touches the old file
+    with caplog.at_level(logging.WARNING, logger=registry.__name__):
+        registry.promote(config, in_lake)
     assert "nothing was taken" in caplog.text and not legacy.exists()
+    assert registry.champion_tag(config) == in_lake

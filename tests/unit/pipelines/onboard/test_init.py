@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from mlrig_cli.app import app
 from pipelines.config import load_config
 from pipelines.onboard.infer import InferenceError, infer_contract
 from pipelines.onboard.sniff import SniffError, read_sample

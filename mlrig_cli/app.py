@@ -38,6 +38,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from infra.images.cli import image_app
+from pipelines.config import Config
 from pipelines.console import ConfigOption, console
 from pipelines.console import config_or_exit as _config
 from pipelines.console import fail as _fail
@@ -355,12 +357,12 @@ def export_model(
 
     from pipelines.ml.register import export_model as run_export
     from pipelines.ml.register import use_bentoml_home
-    from pipelines.ml.registry import ChampionError
+    from pipelines.ml.registry import ChampionError, serving_tag
 
     cfg = _config(config)
     use_bentoml_home(cfg.bentoml_home)
     try:
-        exported, path = run_export(cfg, tag)
+        exported, path = run_export(cfg, tag or serving_tag(cfg))
     except ChampionError as err:
         raise _fail("export-model", err) from err
     except bentoml.exceptions.NotFound as err:
@@ -434,8 +436,8 @@ def predict(
     config: ConfigOption = None,
 ) -> None:
     """Send one record to a running service and print the answer. Example: mlrig predict --url http://127.0.0.1:3000"""
+    from pipelines.contract import example_request
     from service.runner import ServingError, post_prediction
-    from service.schema import example_request
 
     cfg = _config(config)
     body = json.loads(record) if record else example_request(cfg.contract)
@@ -454,7 +456,6 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port).")] = None,
 ) -> None:
     """Run every stage on demo data, serve the Bento, send one real prediction. Example: mlrig demo --no-keep-serving"""
-    from pipelines.monitor.feedback import feedback_demo
     from service.runner import run_demo
 
     cfg = _config(config)
@@ -478,9 +479,20 @@ def demo(
             port or cfg.serving.port,
             keep_serving=keep_serving,
             console=console,
-            then=lambda url: feedback_demo(cfg, url, console),
+            then=lambda url: _feedback(cfg, url),
         )
     )
+
+
+def _feedback(cfg: Config, url: str) -> None:
+    """The demo's feedback loop against the running service; a champion no store can get is an error, not a trace."""
+    from pipelines.ml.registry import ChampionError
+    from pipelines.monitor.feedback import feedback_demo
+
+    try:
+        feedback_demo(cfg, url, console)
+    except ChampionError as err:
+        raise _fail("demo", err) from err
 
 
 @app.command()
@@ -492,15 +504,11 @@ def stop(config: ConfigOption = None) -> None:
     console.print(stop_background(cfg))
 
 
-# Command groups live beside the code they drive, one Typer app each, registered here.
+# Command groups live beside the code they drive, one Typer app each, registered here after the stage commands
+# (so `mlrig --help` lists the stages first).
 app.command("init")(onboard_cli.init)
 app.add_typer(release_app)
 app.add_typer(ml_app)  # no name: `mlrig champion` is top-level
 app.add_typer(monitor_app)  # no name: outcomes, monitor, retrain are top-level commands
 
-from infra.images.cli import image_app  # noqa: E402  # groups register after the stage commands
-
 app.add_typer(image_app, name="image")
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,5 @@
+"""`python -m mlrig_cli`: the pipeline image's entrypoint, the same command as `mlrig`."""
+
+from mlrig_cli.app import app
+
+app()
