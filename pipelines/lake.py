@@ -15,7 +15,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -58,20 +58,43 @@ def storage_options(url: str) -> dict[str, str] | None:
     return options
 
 
-def _arrow_batches(frame: pl.DataFrame | pl.LazyFrame) -> Iterator[pa.RecordBatch]:
-    """A frame as Arrow batches; a LazyFrame runs on the streaming engine, so at most a few batches are in memory."""
+@dataclass(frozen=True)
+class Batches:
+    """Rows made as they are written: `make()` yields frames of `schema`, and is called again if a commit
+    race makes the write start over. An exception it raises aborts the write (nothing is committed) and is
+    raised to the caller as itself."""
+
+    schema: pl.Schema
+    make: Callable[[], Iterator[pl.DataFrame]]
+
+
+Rows = pl.DataFrame | pl.LazyFrame | Batches
+
+
+def _arrow_batches(frame: Rows) -> Iterator[pa.RecordBatch]:
+    """Rows as Arrow batches; a LazyFrame runs on the streaming engine, so at most a few batches are in memory."""
     if isinstance(frame, pl.DataFrame):
         yield from frame.to_arrow().to_batches(max_chunksize=_BATCH_ROWS)
         return
-    for chunk in frame.collect_batches(chunk_size=_BATCH_ROWS):
-        yield from chunk.to_arrow().to_batches()
+    chunks = frame.make() if isinstance(frame, Batches) else frame.collect_batches(chunk_size=_BATCH_ROWS)
+    for chunk in chunks:
+        yield from chunk.to_arrow().to_batches(max_chunksize=_BATCH_ROWS)
 
 
-def _arrow_schema(frame: pl.DataFrame | pl.LazyFrame) -> pa.Schema:
-    return pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
+def _arrow_schema(frame: Rows) -> pa.Schema:
+    schema = frame.schema if isinstance(frame, Batches) else frame.collect_schema()
+    return pl.DataFrame(schema=schema).to_arrow().schema
 
 
-def _batches(frame: pl.DataFrame | pl.LazyFrame, label: str) -> Iterator[pa.RecordBatch]:
+def _batches(frame: Rows, label: str, errors: list[BaseException]) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from _blocking(frame, label)
+    except Exception as err:
+        errors.append(err)  # Delta sees an aborted stream; the caller should see what aborted it
+        raise
+
+
+def _blocking(frame: Rows, label: str) -> Iterator[pa.RecordBatch]:
     block = os.environ.get(BLOCK_WRITE_ENV) == label
     for number, batch in enumerate(_arrow_batches(frame)):
         yield batch
@@ -119,7 +142,7 @@ class TableRef:
 
     def write(
         self,
-        frame: pl.DataFrame | pl.LazyFrame,
+        frame: Rows,
         mode: WriteMode,
         partition_by: list[str] | None = None,
         replace_where: str | None = None,
@@ -141,8 +164,9 @@ class TableRef:
         write_id = uuid.uuid4().hex  # finds our commit in the history even if other writers committed after it
         commit = CommitProperties(custom_metadata={WRITE_ID_KEY: write_id})
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            errors: list[BaseException] = []
             try:
-                stream = pa.RecordBatchReader.from_batches(schema, _batches(frame, self.label))
+                stream = pa.RecordBatchReader.from_batches(schema, _batches(frame, self.label, errors))
                 write_deltalake(
                     self.uri,
                     stream,
@@ -152,7 +176,11 @@ class TableRef:
                     **options,
                 )
                 break
-            except (CommitFailedError, DeltaError, OSError) as err:
+            except Exception as err:
+                if errors:
+                    raise errors[0] from None
+                if not isinstance(err, (CommitFailedError, DeltaError, OSError)):
+                    raise
                 if attempt == COMMIT_ATTEMPTS or not _is_conflict(err):
                     raise
                 time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - jitter, not security

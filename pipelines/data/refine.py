@@ -32,7 +32,7 @@ import polars_hash as plh
 from pipelines.config import Column, Contract
 from pipelines.contract import cast_from_text, silver_columns
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, RUN_ID, SOURCE_FILE, SOURCE_LINE
-from pipelines.lake import Lake
+from pipelines.lake import Batches, Lake
 from pipelines.lineage import Run, is_up_to_date, record
 from pipelines.pii import treat_pii
 
@@ -215,8 +215,8 @@ class _Tally:
     file_rows: pl.DataFrame | None = None
     file_rules: pl.DataFrame | None = None
 
-    def add(self, checked: pl.DataFrame, silver: int) -> None:
-        bad = checked.filter(pl.col(RULE).is_not_null())
+    def add(self, checked: pl.DataFrame, bad: pl.DataFrame, silver: int) -> None:
+        """`checked`: (file, valid) of every row; `bad`: (file, rule) of the quarantined ones."""
         self.bronze += checked.height
         self.quarantined += bad.height
         self.valid += checked.height - bad.height
@@ -225,6 +225,10 @@ class _Tally:
         rules = bad.group_by(SOURCE_FILE, RULE).agg(pl.len().cast(pl.Int64).alias("rows"))
         self.file_rows = rows if self.file_rows is None else pl.concat([self.file_rows, rows])
         self.file_rules = rules if self.file_rules is None else pl.concat([self.file_rules, rules])
+
+    @property
+    def duplicates(self) -> int:
+        return self.valid - self.silver
 
     def per_file(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         rows = self.file_rows.group_by(SOURCE_FILE).agg(pl.col("total").sum())
@@ -250,40 +254,74 @@ class _Plan:
         return [*kept, SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE, RUN_ID]
 
     def bucket(self, raw: pl.LazyFrame, tally: _Tally) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(silver rows, quarantined rows) of one bucket; every copy of a record is in the same bucket."""
+        """(silver rows, quarantined rows) of one bucket; every copy of a record is in the same bucket.
+
+        Why it is shaped so: gathering rows of a wide frame is what costs, so validity and "first copy" are
+        computed as narrow masks and each output gathers its own columns once; rule texts are built for the
+        broken rows only."""
         contract = self.contract
         present = set(self.read)
         typed = [c for c in contract.columns.values() if c.name in present]
-        checked = (
-            raw.with_columns(_typed(c) for c in typed)
-            .with_columns(rule_expr(contract, present))
-            .sort(INGESTED_AT, SOURCE_FILE, SOURCE_LINE)  # the first copy received is the one kept
-            .collect()
-        )
-        valid = checked.filter(pl.col(RULE).is_null())
-        keys = [pl.col(f"{_TYPED}{c}") for c in duplicate_columns(contract)]
-        firsts = valid.filter(pl.struct(keys).is_first_distinct())
-        silver = treat_pii(
-            firsts.select(
-                *(pl.col(f"{_TYPED}{c}").alias(c) for c in silver_columns(contract)),
-                SOURCE_FILE,
-                SOURCE_LINE,
-                INGESTED_AT,
-                INGEST_DATE,
-                SHARD,
-            ),
-            contract,
-            self.pii_key,
-        )
+        frame = raw.with_columns(_typed(c) for c in typed).with_columns(_valid_expr(contract, present)).collect()
+        keys = [f"{_TYPED}{c}" for c in duplicate_columns(contract)]
+        silver_columns_out = [
+            *(pl.col(f"{_TYPED}{c}").alias(c) for c in silver_columns(contract)),
+            SOURCE_FILE,
+            SOURCE_LINE,
+            INGESTED_AT,
+            INGEST_DATE,
+            SHARD,
+        ]
+        first = _first_copies(frame, keys)
+        silver = treat_pii(frame.lazy().filter(first).select(silver_columns_out), contract, self.pii_key).collect()
+        broken = frame.lazy().filter(pl.col(_VALID).not_())
         quarantined = treat_pii(
-            checked.filter(pl.col(RULE).is_not_null()).select(
+            broken.with_columns(rule_expr(contract, present)).select(
                 *(c for c in self.read if c not in self.compared), RULE, SHARD
             ),
             contract,
             self.pii_key,
         ).with_columns(pl.lit(self.run_id).alias(QUARANTINE_RUN))
-        tally.add(checked, silver.height)
+        quarantined = quarantined.collect()
+        tally.add(frame.select(SOURCE_FILE, _VALID), quarantined.select(SOURCE_FILE, RULE), silver.height)
         return silver, quarantined
+
+
+_VALID = "__valid"
+_ORDER = (INGESTED_AT, SOURCE_FILE, SOURCE_LINE)  # the order records were received in
+
+
+def _valid_expr(contract: Contract, present: set[str]) -> pl.Expr:
+    """True for a row that breaks no rule: the cheap boolean form of `rule_expr` (same rules)."""
+    columns = [c for c in contract.columns.values() if c.name in present]
+    parsed = [
+        pl.col(c.name).is_null() | pl.col(f"{_TYPED}{c.name}").is_not_null()
+        for c in columns
+        if c.dtype not in ("string", "category")
+    ]
+    kept = [condition.not_() for c in columns if c.pii != "drop" for _, condition in _checks(c)]
+    return pl.all_horizontal([*parsed, *kept, pl.lit(True)]).fill_null(True).alias(_VALID)
+
+
+def _in_order(frame: pl.DataFrame) -> bool:
+    """Whether rows already come in the order received (bronze is appended in that order; checking is cheap,
+    sorting a wide frame is not)."""
+    at, file, line = (pl.col(c) for c in _ORDER)
+    later = (at > at.shift()) | (
+        (at == at.shift()) & ((file > file.shift()) | ((file == file.shift()) & (line > line.shift())))
+    )
+    return bool(frame.select(later.slice(1).all()).item())
+
+
+def _first_copies(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """Per row: valid and the first copy received of its record (by the duplicate key)."""
+    valid = pl.col(_VALID)
+    first = valid & pl.when(valid).then(pl.struct(keys)).is_first_distinct()
+    if _in_order(frame):
+        return frame.select(first)[_VALID]
+    ranked = frame.select(*_ORDER, *keys, _VALID).with_row_index(_ROW).sort(_ORDER)
+    firsts = ranked.filter(first)[_ROW]
+    return frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(firsts.implode())).to_series()
 
 
 def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> Iterator[pl.LazyFrame]:
@@ -324,10 +362,9 @@ def refine(
     source = bronze.scan(run.inputs[bronze.label]).select(plan.read)
     rows = source.select(pl.len()).collect().item()
     buckets = max(1, math.ceil(rows / count / BUCKET_ROWS))
-    tally = _Tally()
     with tempfile.TemporaryDirectory(prefix="mlrig-refine-") as tmp:
         if buckets == 1 and count == 1:
-            silver_rows, quarantined = plan.bucket(source.with_columns(pl.lit(Shard(0, 1).label).alias(SHARD)), tally)
+            parts = [source.with_columns(pl.lit(Shard(0, 1).label).alias(SHARD))]
         else:
             hashed = source.with_columns(key_hash(contract))
             if shard:
@@ -336,69 +373,93 @@ def refine(
                 pl.format("{}-of-{}", pl.col(_HASH) % count, pl.lit(count)).alias(SHARD),
                 (pl.col(_HASH) // count % buckets).alias(_BUCKET),
             ).drop(_HASH)
-            out = Path(tmp, "out")
-            out.mkdir()
-            spilled = list(_spill(hashed, Path(tmp, "in"), buckets)) or [hashed.drop(_BUCKET).limit(0)]
-            for number, bucket in enumerate(spilled):
-                silver_part, quarantine_part = plan.bucket(bucket, tally)
-                silver_part.write_parquet(out / f"silver-{number:05d}.parquet")
-                quarantine_part.write_parquet(out / f"quarantine-{number:05d}.parquet")
-                if progress:
-                    progress(f"bucket {number + 1} of {len(spilled)}: {tally.bronze} bronze rows so far")
-            silver_rows = pl.scan_parquet(sorted(out.glob("silver-*.parquet")))
-            quarantined = pl.scan_parquet(sorted(out.glob("quarantine-*.parquet")))
-        return _commit(lake, contract, run, tally, (silver_rows, quarantined), shard, progress, max_quarantine_share)
+            parts = list(_spill(hashed, Path(tmp, "in"), buckets)) or [hashed.drop(_BUCKET).limit(0)]
+        stream = _Stream(plan, parts, Path(tmp), shard, progress, max_quarantine_share)
+        return stream.commit(lake, run)
 
 
-def _commit(
-    lake: Lake,
-    contract: Contract,
-    run: Run,
-    tally: _Tally,
-    frames: tuple[pl.DataFrame | pl.LazyFrame, pl.DataFrame | pl.LazyFrame],
-    shard: Shard | None,
-    progress: Callable[[str], None] | None,
-    max_quarantine_share: float,
-) -> RefineResult:
-    """Check the accounting and the quarantine rate, then write quarantine, silver and the lineage row."""
-    silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
-    silver_rows, quarantined = frames
-    file_rules, file_rows = tally.per_file()
-    if progress:
-        progress(f"read {tally.bronze} bronze rows" + (f" of shard {shard.label}" if shard else ""))
-    rules = file_rules.select(RULE, "rows")
-    too_many = quarantine_rate_error(rules, tally.bronze, max_quarantine_share, f"bronze/{contract.dataset}")
-    if too_many:
-        raise RefineError(f"{too_many} Nothing was written.")
-    duplicates = tally.valid - tally.silver
-    if tally.bronze != tally.silver + tally.quarantined + duplicates:
-        raise RefineError(
-            f"row accounting broke: bronze {tally.bronze} != silver {tally.silver} + "
-            f"quarantine {tally.quarantined} + duplicates {duplicates}. Nothing was written."
+class _Stream:
+    """Silver streamed into its Delta commit bucket by bucket; quarantined rows set aside in local Parquet.
+
+    The accounting and the quarantine rate are checked after the last bucket and before the commit: a failed
+    check ends the stream with RefineError, so Delta never commits the files it was handed and nothing is
+    written. A lost commit race replays the stream (the buckets are re-read; nothing is counted twice)."""
+
+    def __init__(
+        self,
+        plan: _Plan,
+        parts: list[pl.LazyFrame],
+        folder: Path,
+        shard: Shard | None,
+        progress: Callable[[str], None] | None,
+        max_quarantine_share: float,
+    ) -> None:
+        self.plan, self.parts, self.folder, self.shard = plan, parts, folder, shard
+        self.progress, self.max_quarantine_share = progress or (lambda _: None), max_quarantine_share
+        self.tally = _Tally()
+        self.warnings: tuple[str, ...] = ()
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        self.tally = _Tally()
+        for path in self.folder.glob("quarantine-*.parquet"):
+            path.unlink()
+        for number, part in enumerate(self.parts):
+            silver_rows, quarantined = self.plan.bucket(part, self.tally)
+            quarantined.write_parquet(self.folder / f"quarantine-{number:05d}.parquet", compression="lz4")
+            if len(self.parts) > 1:
+                self.progress(f"bucket {number + 1} of {len(self.parts)}: {self.tally.bronze} bronze rows so far")
+            yield silver_rows
+        self.check()
+
+    def check(self) -> None:
+        """Refuse (RefineError) a run whose accounting does not add up or that quarantines too much."""
+        tally, contract = self.tally, self.plan.contract
+        scope = f" of shard {self.shard.label}" if self.shard else ""
+        self.progress(f"read {tally.bronze} bronze rows{scope}")
+        file_rules, file_rows = tally.per_file()
+        rules = file_rules.select(RULE, "rows")
+        too_many = quarantine_rate_error(rules, tally.bronze, self.max_quarantine_share, f"bronze/{contract.dataset}")
+        if too_many:
+            raise RefineError(f"{too_many} Nothing was written.")
+        if tally.bronze != tally.silver + tally.quarantined + tally.duplicates:
+            raise RefineError(
+                f"row accounting broke: bronze {tally.bronze} != silver {tally.silver} + "
+                f"quarantine {tally.quarantined} + duplicates {tally.duplicates}. Nothing was written."
+            )
+        self.warnings = tuple(systematic_failures(file_rules, file_rows))
+        for warning in self.warnings:
+            self.progress(f"warning: {warning}")
+
+    def schema(self) -> pl.Schema:
+        """Silver's schema, from the plan run on no rows."""
+        return self.plan.bucket(self.parts[0].limit(0), _Tally())[0].schema
+
+    def commit(self, lake: Lake, run: Run) -> RefineResult:
+        """Silver (streamed), then quarantine, then the lineage row that marks the run done."""
+        contract = self.plan.contract
+        silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
+        layout = {"mode": "overwrite", "partition_by": [SHARD], "replace_where": replace_predicate(self.shard)}
+        run.outputs[silver.label] = silver.write(Batches(self.schema(), self.batches), **layout)
+        quarantined = pl.scan_parquet(sorted(self.folder.glob("quarantine-*.parquet")))
+        run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
+        tally = self.tally
+        run.counts = {
+            "bronze": tally.bronze,
+            "silver": tally.silver,
+            "quarantined": tally.quarantined,
+            "duplicates": tally.duplicates,
+        }
+        record(lake, run)
+        self.progress(
+            f"wrote {tally.silver} silver rows, {tally.quarantined} quarantined, {tally.duplicates} duplicates"
         )
-    warnings = tuple(systematic_failures(file_rules, file_rows))
-    if progress:
-        for warning in warnings:
-            progress(f"warning: {warning}")
-    layout = {"mode": "overwrite", "partition_by": [SHARD], "replace_where": replace_predicate(shard)}
-    run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
-    run.outputs[silver.label] = silver.write(silver_rows, **layout)
-    run.counts = {
-        "bronze": tally.bronze,
-        "silver": tally.silver,
-        "quarantined": tally.quarantined,
-        "duplicates": duplicates,
-    }
-    record(lake, run)
-    if progress:
-        progress(f"wrote {tally.silver} silver rows, {tally.quarantined} quarantined, {duplicates} duplicates")
-    return RefineResult(
-        run.run_id,
-        False,
-        tally.bronze,
-        tally.silver,
-        tally.quarantined,
-        duplicates,
-        run.outputs[silver.label],
-        warnings,
-    )
+        return RefineResult(
+            run.run_id,
+            False,
+            tally.bronze,
+            tally.silver,
+            tally.quarantined,
+            tally.duplicates,
+            run.outputs[silver.label],
+            self.warnings,
+        )
