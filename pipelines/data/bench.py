@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -157,18 +158,33 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # macOS reports bytes
 
 
-def _measure(side: str, lake_url: str) -> dict:
-    out = subprocess.run(
+def _limit_memory(gib: float) -> Callable[[], None]:
+    """A child's address-space cap: the baseline holds every row, and at 20M rows on a shared machine it must
+    fail on its own rather than make the kernel kill someone else's process."""
+
+    def apply() -> None:
+        cap = int(gib * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return apply
+
+
+def _measure(side: str, lake_url: str, limit_gib: float) -> dict:
+    done = subprocess.run(
         [sys.executable, "-m", "pipelines.data.bench", "child", side, lake_url],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env={**os.environ, "MLRIG_PII_KEY": BENCH_KEY},
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+        preexec_fn=_limit_memory(limit_gib),
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"failed": f"exit {done.returncode} within a {limit_gib:g} GiB address-space cap: {last[:200]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench(rows: int, contract: Contract, sides: list[str]) -> dict:
+def bench(rows: int, contract: Contract, sides: list[str], limit_gib: float) -> dict:
     """Generate, ingest, then time bronze → gold for each side; the per-side results and the bronze rows."""
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-") as tmp:
         work = Path(tmp)
@@ -176,9 +192,10 @@ def bench(rows: int, contract: Contract, sides: list[str]) -> dict:
         start = time.perf_counter()
         bronze = ingest_drops(make_drops(work / "raw", rows, contract), Lake(lake_url), contract)
         ingest_s = time.perf_counter() - start
-        results = {side: _measure(side, lake_url) for side in sides}
+        results = {side: _measure(side, lake_url, limit_gib) for side in sides}
     for result in results.values():
-        result["rows_per_s"] = round(bronze / result["wall_s"])
+        if "wall_s" in result:
+            result["rows_per_s"] = round(bronze / result["wall_s"])
     return {"bronze_rows": bronze, "ingest_s": round(ingest_s, 1), **results}
 
 
@@ -187,11 +204,14 @@ def _report(run: dict) -> None:
     sides = [s for s in ("pipeline", "baseline") if s in run]
     for side in sides:
         result = run[side]
+        if "failed" in result:
+            print(f"  {side:9} bronze → gold: did not complete ({result['failed']})")
+            continue
         print(
             f"  {side:9} bronze → gold: {result['wall_s']:7.1f} s, peak RSS {result['peak_rss_mib']:6,d} MiB, "
             f"{result['rows_per_s']:9,d} rows/s, {result['rows']:,} gold rows"
         )
-    if len(sides) == 2:
+    if len(sides) == 2 and all("wall_s" in run[s] for s in sides):
         pipeline, baseline = run["pipeline"], run["baseline"]
         print(
             f"  ratio pipeline/baseline: time {pipeline['wall_s'] / baseline['wall_s']:.2f}×, "
@@ -203,15 +223,16 @@ def _report(run: dict) -> None:
 def main(
     rows: Annotated[list[int] | None, typer.Option(help="Raw records to generate; repeat for more sizes.")] = None,
     baseline: Annotated[bool, typer.Option(help="Also run the hand-written polars baseline.")] = True,
+    limit_gib: Annotated[float, typer.Option(help="Address-space cap per side, so a side fails, not the host.")] = 12,
 ) -> None:
     """Per size: generate, ingest, then time bronze → gold for the pipeline and the hand-written baseline."""
     contract = load_config().contract
     sides = ["pipeline", "baseline"] if baseline else ["pipeline"]
     runs = []
     for size in rows or [1_000_000]:
-        runs.append(bench(size, contract, sides))
+        runs.append(bench(size, contract, sides, limit_gib))
         _report(runs[-1])
-    if len(runs) > 1:
+    if len(runs) > 1 and all("wall_s" in r["pipeline"] for r in runs):
         first, last = runs[0]["pipeline"], runs[-1]["pipeline"]
         print(
             f"pipeline rows/s at {runs[-1]['bronze_rows']:,} rows vs {runs[0]['bronze_rows']:,}: "

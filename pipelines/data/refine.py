@@ -101,9 +101,14 @@ def _typed(column: Column) -> pl.Expr:
 
 
 def key_hash(contract: Contract) -> pl.Expr:
-    """A stable 64-bit hash of a record's typed duplicate key (xxhash64: the same in every process and release,
-    unlike polars' own hash), so shards and buckets agree across pods and runs. Never stored: it is unkeyed."""
-    parts = [cast_from_text(contract.columns[c]).cast(pl.String).fill_null("\x00") for c in duplicate_columns(contract)]
+    """A stable 64-bit hash of a record's duplicate key (xxhash64: the same in every process and release, unlike
+    polars' own hash), so shards and buckets agree across pods and runs. Never stored: it is unkeyed.
+
+    Copies of one record agree on every key column, so hashing some of them is enough to put them together:
+    the text columns when the key has any (parsing dates is what costs), compared as refine compares them."""
+    key = [contract.columns[c] for c in duplicate_columns(contract)]
+    text = [c for c in key if c.dtype in ("string", "category")] or key
+    parts = [cast_from_text(c).cast(pl.String).fill_null("\x00") for c in text]
     return plh.concat_str(parts, separator="\x1f").nchash.xxhash64().alias(_HASH)
 
 
@@ -327,7 +332,7 @@ def _first_copies(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
 def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> Iterator[pl.LazyFrame]:
     """Split `source` by `_BUCKET` into Parquet under `folder` (streaming: nothing is held whole), one scan
     per bucket."""
-    source.sink_parquet(pl.PartitionBy(folder, key=_BUCKET, include_key=False), mkdir=True)
+    source.sink_parquet(pl.PartitionBy(folder, key=_BUCKET, include_key=False), mkdir=True, compression="lz4")
     for number in range(buckets):
         files = sorted(folder.glob(f"{_BUCKET}={number}/*.parquet"))
         if files:
