@@ -37,6 +37,7 @@ TILE_ROWS = 50_000
 DROP_ROWS = 1_000_000  # one daily drop; 20M rows arrive as 20 drops
 RESENT_SHARE = 0.01  # of the first drop, sent again in the last
 BENCH_KEY = "bench-only-pii-key-0123456789abcdef"
+REPEATS, REPEAT_UP_TO = 3, 5_000_000  # best of 3 up to 5M rows; one run at 20M takes minutes, its noise seconds
 app = typer.Typer(add_completion=False)
 
 
@@ -184,23 +185,42 @@ def _measure(side: str, lake_url: str, limit_gib: float) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _best(runs: list[dict]) -> dict:
+    """The fastest of a side's runs (noise on a shared machine only ever adds time) with its own peak RSS."""
+    done = [r for r in runs if "wall_s" in r]
+    if not done:
+        return runs[0]
+    best = min(done, key=lambda r: r["wall_s"])
+    return {**best, "runs": len(done), "wall_s_all": [r["wall_s"] for r in done]}
+
+
 def bench(rows: int, contract: Contract, sides: list[str], limit_gib: float) -> dict:
     """Generate, ingest, then time bronze → gold for each side; the per-side results and the bronze rows."""
+    load_before = f"{os.getloadavg()[0]:.1f}"
     with tempfile.TemporaryDirectory(prefix="mlrig-bench-") as tmp:
         work = Path(tmp)
         lake_url = str(work / "lake")
         start = time.perf_counter()
         bronze = ingest_drops(make_drops(work / "raw", rows, contract), Lake(lake_url), contract)
         ingest_s = time.perf_counter() - start
-        results = {side: _measure(side, lake_url, limit_gib) for side in sides}
+        rounds = REPEATS if rows <= REPEAT_UP_TO else 1
+        results = {side: [] for side in sides}
+        for _ in range(rounds):  # interleaved, so a burst of load on the machine hits both sides alike
+            for side in sides:
+                results[side].append(_measure(side, lake_url, limit_gib))
+        results = {side: _best(runs) for side, runs in results.items()}
     for result in results.values():
         if "wall_s" in result:
             result["rows_per_s"] = round(bronze / result["wall_s"])
-    return {"bronze_rows": bronze, "ingest_s": round(ingest_s, 1), **results}
+    load = f"{os.getloadavg()[0]:.1f}"
+    return {"bronze_rows": bronze, "ingest_s": round(ingest_s, 1), "load": f"{load_before} → {load}", **results}
 
 
 def _report(run: dict) -> None:
-    print(f"bench-data: {run['bronze_rows']:,} bronze rows; ingest (raw → bronze) {run['ingest_s']:.1f} s")
+    print(
+        f"bench-data: {run['bronze_rows']:,} bronze rows; ingest (raw → bronze) {run['ingest_s']:.1f} s; "
+        f"1-min load average {run['load']} on {os.cpu_count()} cores"
+    )
     sides = [s for s in ("pipeline", "baseline") if s in run]
     for side in sides:
         result = run[side]
@@ -210,6 +230,7 @@ def _report(run: dict) -> None:
         print(
             f"  {side:9} bronze → gold: {result['wall_s']:7.1f} s, peak RSS {result['peak_rss_mib']:6,d} MiB, "
             f"{result['rows_per_s']:9,d} rows/s, {result['rows']:,} gold rows"
+            + (f" (best of {result['runs']}: {result['wall_s_all']})" if result.get("runs", 1) > 1 else "")
         )
     if len(sides) == 2 and all("wall_s" in run[s] for s in sides):
         pipeline, baseline = run["pipeline"], run["baseline"]
