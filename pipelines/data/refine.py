@@ -293,6 +293,7 @@ class _Plan:
 
 
 _VALID = "__valid"
+_SPILL_GROUP = 16_384
 _ORDER = (INGESTED_AT, SOURCE_FILE, SOURCE_LINE)  # the order records were received in
 
 
@@ -331,8 +332,10 @@ def _first_copies(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
 
 def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> Iterator[pl.LazyFrame]:
     """Split `source` by `_BUCKET` into Parquet under `folder` (streaming: nothing is held whole), one scan
-    per bucket."""
-    source.sink_parquet(pl.PartitionBy(folder, key=_BUCKET, include_key=False), mkdir=True, compression="lz4")
+    per bucket. Every bucket's open file buffers a row group, so row groups are kept small: the buffers sum
+    to buckets × _SPILL_GROUP rows, not buckets × polars' default."""
+    target = pl.PartitionBy(folder, key=_BUCKET, include_key=False)
+    source.sink_parquet(target, mkdir=True, compression="lz4", row_group_size=_SPILL_GROUP)
     for number in range(buckets):
         files = sorted(folder.glob(f"{_BUCKET}={number}/*.parquet"))
         if files:
