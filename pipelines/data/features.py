@@ -25,7 +25,7 @@ import polars as pl
 from pipelines.config import BusinessSettings, Contract
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT
 from pipelines.data.refine import SHARD, Shard, replace_predicate, shard_labels
-from pipelines.lake import Lake
+from pipelines.lake import Batches, Lake
 from pipelines.lineage import LINEAGE_TABLE, Run, is_up_to_date, record
 
 LABEL = "label"
@@ -129,8 +129,13 @@ def build_gold(
     rows = scope.select(pl.len()).collect().item()
     if progress:
         progress(f"read {rows} silver rows" + (f" of shard {shard.label}" if shard else ""))
+    version, where = run.inputs[silver.label], {SHARD: shard.label} if shard else None
+    rows_out = Batches(
+        build_features(scope, contract).collect_schema(),
+        lambda: (build_features(frame.lazy(), contract).collect() for frame in silver.frames(version, where)),
+    )
     run.outputs[features.label] = features.write(
-        build_features(scope, contract), mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)
+        rows_out, mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)
     )
     if shard is None or (shard.index == 0 and stale_silver(lake, contract, None) is None):
         by_segment = build_segments(source, contract, business or BusinessSettings()).collect(engine="streaming")

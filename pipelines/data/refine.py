@@ -32,7 +32,7 @@ import polars_hash as plh
 from pipelines.config import Column, Contract
 from pipelines.contract import cast_from_text, silver_columns
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, RUN_ID, SOURCE_FILE, SOURCE_LINE
-from pipelines.lake import Batches, Lake
+from pipelines.lake import Batches, Lake, parquet_frames
 from pipelines.lineage import Run, is_up_to_date, record
 from pipelines.pii import treat_pii
 
@@ -448,7 +448,8 @@ class _Stream:
         silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
         layout = {"mode": "overwrite", "partition_by": [SHARD], "replace_where": replace_predicate(self.shard)}
         run.outputs[silver.label] = silver.write(Batches(self.schema(), self.batches), **layout)
-        quarantined = pl.scan_parquet(sorted(self.folder.glob("quarantine-*.parquet")))
+        parts = [str(p) for p in sorted(self.folder.glob("quarantine-*.parquet"))]
+        quarantined = Batches(pl.scan_parquet(parts).collect_schema(), lambda: parquet_frames(parts))
         run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
         tally = self.tally
         run.counts = {
