@@ -58,24 +58,44 @@ def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
     return silver.select(*key, time, *contract.feature_names, label, INGEST_DATE, SHARD)
 
 
-def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
-    """The outcome rate and value by the segments in [business]: what the business asks first (for the demo,
-    churn and revenue lost by country and plan)."""
+_POSITIVES = "__positives"
+
+
+def _segment_sums(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
+    """Per segment, the additive parts of the aggregate (counts and sums), so parts of silver combine exactly."""
     positive = pl.col(contract.target) == contract.positive_class
     value = business.value_column
-    aggregates = [pl.len().alias("records"), positive.mean().alias("positive_rate")]
+    sums = [pl.len().cast(pl.Int64).alias("records"), positive.sum().cast(pl.Int64).alias(_POSITIVES)]
     if value:
-        aggregates += [
+        sums += [
             pl.col(value).sum().alias(f"{value}_total"),
             pl.col(value).filter(positive).sum().alias(f"{value}_positive"),
         ]
     if not business.segment_by:
-        return silver.select(aggregates)
+        return silver.select(sums)
+    return silver.group_by(*business.segment_by).agg(sums)
+
+
+def build_segments(
+    silver: pl.LazyFrame, contract: Contract, business: BusinessSettings, parts: bool = False
+) -> pl.LazyFrame:
+    """The outcome rate and value by the segments in [business]: what the business asks first (for the demo,
+    churn and revenue lost by country and plan). `parts`: `silver` holds `_segment_sums` of pieces of silver
+    (one per batch read), summed here."""
+    sums = silver if parts else _segment_sums(silver, contract, business)
+    keys = list(business.segment_by)
+    additive = [c for c in sums.collect_schema().names() if c not in keys]
+    if parts:
+        sums = sums.group_by(keys).agg(pl.col(additive).sum()) if keys else sums.select(pl.col(additive).sum())
+    table = sums.with_columns((pl.col(_POSITIVES) / pl.col("records")).alias("positive_rate")).drop(_POSITIVES)
+    ordered = [*keys, "records", "positive_rate", *(c for c in additive if c not in ("records", _POSITIVES))]
+    table = table.select(ordered)
+    if not keys:
+        return table
     # Delta refuses two columns whose names differ only in case: a segment column called `Records` (a credit
     # export's flag) must not meet the `records` count
-    taken = {name.lower() for name in business.segment_by}
-    aggregates = [a.name.prefix("segment_") if a.meta.output_name().lower() in taken else a for a in aggregates]
-    return silver.group_by(*business.segment_by).agg(aggregates).sort(*business.segment_by)
+    taken = {name.lower() for name in keys}
+    return table.rename({c: f"segment_{c}" for c in ordered[len(keys) :] if c.lower() in taken}).sort(*keys)
 
 
 def refined_shards(lake: Lake, contract: Contract) -> set[str]:
@@ -138,7 +158,10 @@ def build_gold(
         rows_out, mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)
     )
     if shard is None or (shard.index == 0 and stale_silver(lake, contract, None) is None):
-        by_segment = build_segments(source, contract, business or BusinessSettings()).collect(engine="streaming")
+        settings = business or BusinessSettings()
+        parts = [_segment_sums(f.lazy(), contract, settings).collect() for f in silver.frames(version)]
+        parts = parts or [_segment_sums(source.limit(0), contract, settings).collect()]  # an empty silver
+        by_segment = build_segments(pl.concat(parts).lazy(), contract, settings, parts=True).collect()
         run.outputs[segments.label] = segments.write(by_segment, mode="overwrite")
     run.counts = {"features": rows}
     record(lake, run)
