@@ -5,7 +5,7 @@ splits, and the target as 0/1. Feature engineering that the service must repeat 
 preprocessing (pipelines/ml/model.py), not here, so training and serving cannot disagree.
 
 Bounded memory: the features are a projection of silver, streamed from its Delta files into one gold commit
-batch by batch; the segment aggregate is a streaming group-by. With `shard`, only that shard's `_shard`
+batch by batch; the segment aggregate is summed from per-batch parts. With `shard`, only that shard's `_shard`
 partition is read and replaced (one pod of a Kubernetes Indexed Job each); the segment aggregate spans all
 shards, so it is rebuilt by a run without `shard`, or by shard 0 once every shard's silver is current.
 

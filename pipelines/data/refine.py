@@ -5,7 +5,7 @@ Every bronze row ends in exactly one place, and the counts are checked before an
 A quarantined row keeps its raw text (PII treated) and the rules it broke, so it can be fixed and replayed.
 
 Bounded memory: rows are split by a stable hash of the duplicate key into buckets of about `BUCKET_ROWS`
-(spilled to local Parquet by polars' streaming engine), and each bucket is typed, checked, de-duplicated and
+(bronze read a row group at a time and spilled to local Parquet), and each bucket is typed, checked, de-duplicated and
 treated on its own. Two copies of one record always share a bucket, so de-duplication within and across drops
 stays exact while peak memory follows the bucket size, not the table's. The same hash splits the work across
 machines: `shard=Shard(i, n)` refines only the records of shard i of n (one pod of a Kubernetes Indexed Job),
