@@ -191,7 +191,9 @@ class TableRef:
     def scan(self, version: int | None = None) -> pl.LazyFrame:
         return pl.scan_delta(self.uri, version=version, storage_options=storage_options(self.uri))
 
-    def frames(self, version: int | None = None, partition: dict[str, str] | None = None) -> Iterator[pl.DataFrame]:
+    def frames(
+        self, version: int | None = None, partition: dict[str, str] | None = None, columns: list[str] | None = None
+    ) -> Iterator[pl.DataFrame]:
         """The table (at `version`; only `partition`'s files if given) as frames of at most _BATCH_ROWS, read a
         row group at a time with no read-ahead: memory stays at about one row group however many rows, where
         polars' streaming scan reads ahead without bound when its consumer (a Delta writer) is slower.
@@ -203,7 +205,10 @@ class TableRef:
             table = DeltaTable(self.uri, version=version, storage_options=storage_options(self.uri))
             filters = [(k, "=", v) for k, v in (partition or {}).items()] or None
             dataset = table.to_pyarrow_dataset(partitions=filters)
-            for batch in dataset.to_batches(batch_size=_BATCH_ROWS, batch_readahead=0, fragment_readahead=0):
+            batches = dataset.to_batches(
+                columns=columns, batch_size=_BATCH_ROWS, batch_readahead=0, fragment_readahead=0
+            )
+            for batch in batches:
                 yield pl.from_arrow(batch)
 
         return _on_a_thread(read())

@@ -150,9 +150,11 @@ def build_gold(
     if progress:
         progress(f"read {rows} silver rows" + (f" of shard {shard.label}" if shard else ""))
     version, where = run.inputs[silver.label], {SHARD: shard.label} if shard else None
+    needed = build_features(scope, contract).collect_schema().names()
+    needed = [c for c in scope.collect_schema().names() if c in needed or c == contract.target]
     rows_out = Batches(
         build_features(scope, contract).collect_schema(),
-        lambda: (build_features(frame.lazy(), contract).collect() for frame in silver.frames(version, where)),
+        lambda: (build_features(f.lazy(), contract).collect() for f in silver.frames(version, where, columns=needed)),
     )
     run.outputs[features.label] = features.write(
         rows_out, mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)

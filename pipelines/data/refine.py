@@ -407,7 +407,7 @@ def refine(
                     (pl.col(_HASH) // count % buckets).alias(_BUCKET),
                 ).drop(_HASH)
 
-            frames = bronze.frames(run.inputs[bronze.label])
+            frames = bronze.frames(run.inputs[bronze.label], columns=plan.read)
             parts = _spill(frames, label, Path(tmp, "in")) or [label(source).drop(_BUCKET).limit(0)]
         stream = _Stream(plan, parts, Path(tmp), shard, progress, max_quarantine_share)
         return stream.commit(lake, run)
