@@ -5,7 +5,7 @@ splits, and the target as 0/1. Feature engineering that the service must repeat 
 preprocessing (pipelines/ml/model.py), not here, so training and serving cannot disagree.
 
 Bounded memory: the features are a projection of silver, streamed from its Delta files into one gold commit
-batch by batch; the segment aggregate is summed from per-batch parts. With `shard`, only that shard's `_shard`
+batch by batch; the segment aggregate is a streaming group-by. With `shard`, only that shard's `_shard`
 partition is read and replaced (one pod of a Kubernetes Indexed Job each); the segment aggregate spans all
 shards, so it is rebuilt by a run without `shard`, or by shard 0 once every shard's silver is current.
 
@@ -25,7 +25,7 @@ import polars as pl
 from pipelines.config import BusinessSettings, Contract
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT
 from pipelines.data.refine import SHARD, Shard, replace_predicate, shard_labels
-from pipelines.lake import Batches, Lake
+from pipelines.lake import Lake
 from pipelines.lineage import LINEAGE_TABLE, Run, is_up_to_date, record
 
 LABEL = "label"
@@ -149,21 +149,12 @@ def build_gold(
     rows = scope.select(pl.len()).collect().item()
     if progress:
         progress(f"read {rows} silver rows" + (f" of shard {shard.label}" if shard else ""))
-    version, where = run.inputs[silver.label], {SHARD: shard.label} if shard else None
-    needed = build_features(scope, contract).collect_schema().names()
-    needed = [c for c in scope.collect_schema().names() if c in needed or c == contract.target]
-    rows_out = Batches(
-        build_features(scope, contract).collect_schema(),
-        lambda: (build_features(f.lazy(), contract).collect() for f in silver.frames(version, where, columns=needed)),
-    )
     run.outputs[features.label] = features.write(
-        rows_out, mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)
+        build_features(scope, contract), mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)
     )
     if shard is None or (shard.index == 0 and stale_silver(lake, contract, None) is None):
         settings = business or BusinessSettings()
-        parts = [_segment_sums(f.lazy(), contract, settings).collect() for f in silver.frames(version)]
-        parts = parts or [_segment_sums(source.limit(0), contract, settings).collect()]  # an empty silver
-        by_segment = build_segments(pl.concat(parts).lazy(), contract, settings, parts=True).collect()
+        by_segment = build_segments(source, contract, settings).collect(engine="streaming")
         run.outputs[segments.label] = segments.write(by_segment, mode="overwrite")
     run.counts = {"features": rows}
     record(lake, run)
