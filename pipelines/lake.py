@@ -12,9 +12,7 @@ that loses the race is retried against the new version (`replace_where` keeps a 
 from __future__ import annotations
 
 import os
-import queue
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -90,41 +88,6 @@ def parquet_frames(paths: list[str], constants: list[dict[str, str]] | None = No
             yield pl.from_arrow(batch).with_columns(extra)
 
 
-def _on_a_thread(source: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
-    """`source` run on a helper thread, at most `depth` frames ahead of the consumer."""
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop, end = threading.Event(), object()
-
-    def put(item: object) -> None:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def run() -> None:
-        try:
-            for frame in source:
-                if stop.is_set():
-                    return
-                put(frame)
-        except Exception as err:  # handed to the consumer, raised there
-            put(err)
-        put(end)
-
-    thread = threading.Thread(target=run, name="lake-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := handoff.get()) is not end:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _arrow_batches(frame: Rows) -> Iterator[pa.RecordBatch]:
     """Rows as Arrow batches; a LazyFrame runs on the streaming engine, so at most a few batches are in memory."""
     if isinstance(frame, pl.DataFrame):
@@ -190,28 +153,6 @@ class TableRef:
 
     def scan(self, version: int | None = None) -> pl.LazyFrame:
         return pl.scan_delta(self.uri, version=version, storage_options=storage_options(self.uri))
-
-    def frames(
-        self, version: int | None = None, partition: dict[str, str] | None = None, columns: list[str] | None = None
-    ) -> Iterator[pl.DataFrame]:
-        """The table (at `version`; only `partition`'s files if given) as frames of at most _BATCH_ROWS, read a
-        row group at a time with no read-ahead: memory stays at about one row group however many rows, where
-        polars' streaming scan reads ahead without bound when its consumer (a Delta writer) is slower.
-
-        Read on a thread of its own, so it can feed another table's Delta write: delta-rs refuses to be
-        entered from the runtime thread that is pulling the write's batches."""
-
-        def read() -> Iterator[pl.DataFrame]:
-            table = DeltaTable(self.uri, version=version, storage_options=storage_options(self.uri))
-            filters = [(k, "=", v) for k, v in (partition or {}).items()] or None
-            dataset = table.to_pyarrow_dataset(partitions=filters)
-            batches = dataset.to_batches(
-                columns=columns, batch_size=_BATCH_ROWS, batch_readahead=0, fragment_readahead=0
-            )
-            for batch in batches:
-                yield pl.from_arrow(batch)
-
-        return _on_a_thread(read())
 
     def read(self, version: int | None = None) -> pl.DataFrame:
         return self.scan(version).collect()
