@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from pipelines.config import load_config
-from pipelines.ml.evaluate import DECISION_THRESHOLD
 from pipelines.ml.scorer import load_scorer
+from pipelines.tasks.binary.metrics import DECISION_THRESHOLD
 from service.schema import request_model
 
 CONFIG = load_config()
@@ -34,7 +34,7 @@ _VERSION = os.environ.get("MLRIG_MODEL_VERSION", "")
 @fastapi_app.post("/score")
 async def score(features: Features) -> JSONResponse:  # type: ignore[valid-type]  # built from the contract
     row = features.__dict__
-    probability = _scorer.probabilities({name: [row[name]] for name in NAMES}, 1)[0]
+    probability = _scorer.predict({name: [row[name]] for name in NAMES}, 1)[0]
     return JSONResponse(
         {
             "probability": probability,

@@ -286,7 +286,7 @@ def tune(
             {
                 "storage": result.storage.split("@")[-1],  # never print a password from a database URL
                 "trials (this run / all)": f"{result.trials_run} / {result.trials_total}",
-                "best validation roc_auc": f"{result.best_value:.4f}",
+                f"best validation {result.metric}": f"{result.best_value:.4f}",
                 **{f"best {k}": v for k, v in result.best_params.items()},
             },
         )

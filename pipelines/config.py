@@ -30,6 +30,7 @@ METRICS_PATH = "/metrics"
 DType = Literal["string", "int", "float", "bool", "category", "datetime"]
 Role = Literal["feature", "id", "target", "timestamp", "attribute"]
 PiiTreatment = Literal["drop", "pseudonymize"]
+TaskName = Literal["binary", "regression"]  # what the model learns; each is one module in pipelines/tasks/
 
 
 class ConfigError(ValueError):
@@ -67,7 +68,8 @@ class Column(_Strict):
 class Contract(_Strict):
     dataset: str
     target: str
-    positive_class: str
+    task: TaskName = "binary"
+    positive_class: str | None = None  # binary: the target value that counts as positive; regression: none
     entity_key: str | None = None  # none: rows are independent, split at random (one row per customer)
     event_time: str | None = None  # none: snapshots; the ingest time stands in where a time is needed
     duplicate_key: tuple[str, ...] = ()  # empty: a duplicate is the same record again, every column equal
@@ -88,8 +90,16 @@ class Contract(_Strict):
         target = self.columns[self.target]
         if target.role != "target":
             raise ValueError(f"column {self.target!r} is the target: set role = 'target' on it")
-        if target.allowed and self.positive_class not in target.allowed:
-            raise ValueError(f"positive_class {self.positive_class!r} is not one of {list(target.allowed)}")
+        if self.task == "binary":
+            if self.positive_class is None:
+                raise ValueError("a binary task needs positive_class (the target value that counts as positive)")
+            if target.allowed and self.positive_class not in target.allowed:
+                raise ValueError(f"positive_class {self.positive_class!r} is not one of {list(target.allowed)}")
+        else:
+            if self.positive_class is not None:
+                raise ValueError(f"task {self.task!r} has no positive_class: remove it, or set task = 'binary'")
+            if target.dtype not in ("int", "float"):
+                raise ValueError(f"task {self.task!r} needs a numeric target; {self.target!r} is {target.dtype}")
         return self
 
     @property
@@ -106,8 +116,10 @@ class Contract(_Strict):
 
     @cached_property
     def fingerprint(self) -> str:
-        """A short hash of the contract, recorded in lineage and on models so mismatches are detectable."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """A short hash of the contract, recorded in lineage and on models so mismatches are detectable. A binary
+        contract hashes as it did before contracts named their task, so its registered models stay servable."""
+        exclude = {"task"} if self.task == "binary" else set()
+        payload = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
 
@@ -129,7 +141,8 @@ class Storage(_Strict):
 
 
 class ThresholdPolicy(_Strict):
-    """How the decision threshold is chosen on validation data (pipelines/ml/threshold.py); the model keeps it."""
+    """How a binary model's decision threshold is chosen on validation data (pipelines/tasks/binary/threshold.py);
+    the model keeps it."""
 
     policy: Literal["max_f1", "cost", "min_precision", "min_recall", "fixed"] = "max_f1"
     cost_ratio: float = Field(1.0, gt=0)  # policy "cost": a missed positive costs this many false alarms
@@ -154,20 +167,19 @@ class ModelSettings(_Strict):
     threshold: ThresholdPolicy = ThresholdPolicy()
 
 
-GATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")  # all higher-is-better: one comparison rule
-LIFT_METRICS = ("roc_auc", "f1", "precision", "accuracy")  # those with a trivial baseline (pipelines/ml/lift.py)
-
-
 class GateSettings(_Strict):
-    """What a challenger must show before it becomes champion; see pipelines/ml/gate.py."""
+    """What a challenger must show before it becomes champion; see pipelines/ml/gate.py. Metric names are the
+    task's (pipelines/tasks/): each knows which way it moves, so floors go to min_metrics (higher is better,
+    e.g. roc_auc, r2) and ceilings to max_metrics (lower is better, e.g. rmse, log_loss)."""
 
-    min_metrics: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.7})
+    min_metrics: dict[str, float] = Field(default_factory=dict)  # not set: the task's default (_GATE_DEFAULTS)
+    max_metrics: dict[str, float] = Field(default_factory=dict)
     # lift over the trivial baseline (chance, flagging everyone) on the test rows that the bootstrap lower bound
     # at lift_confidence must exceed: 0 means "better than needing no model, beyond the noise of these rows"
     min_lift: dict[str, float] = Field(default_factory=dict)
     lift_confidence: dict[str, float] = Field(default_factory=dict)  # per metric; not named: 0.95
     lift_rounds: int = Field(1000, ge=100)  # bootstrap resamples of the test rows
-    max_regression: dict[str, float] = Field(default_factory=lambda: {"roc_auc": 0.01})
+    max_regression: dict[str, float] = Field(default_factory=dict)  # not set: the task's default
     max_slice_gap: dict[str, float] = Field(default_factory=dict)
     min_slice_rows: int = Field(30, ge=1)  # smaller groups are too noisy to judge a gap on
     max_p99_row_ms: float = Field(50.0, gt=0)
@@ -178,6 +190,14 @@ class GateSettings(_Strict):
     def lift_confidences(self) -> dict[str, float]:
         """Each min_lift metric with the confidence of its lower bound (0.95 unless lift_confidence names it)."""
         return {metric: self.lift_confidence.get(metric, 0.95) for metric in self.min_lift}
+
+
+# What a [gate] without min_metrics / max_regression checks, per task: scale-free metrics only (an RMSE limit
+# depends on the target's unit, so only the project can set one).
+_GATE_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
+    "binary": {"min_metrics": {"roc_auc": 0.7}, "max_regression": {"roc_auc": 0.01}},
+    "regression": {"min_metrics": {}, "max_regression": {"r2": 0.01}},
+}
 
 
 class TuningSettings(_Strict):
@@ -242,8 +262,10 @@ class MonitoringSettings(_Strict):
     ks_max: float = Field(0.15, gt=0, le=1)
     js_max: float = Field(0.1, gt=0, le=1)
     min_window_rows: int = Field(200, ge=1)
-    min_roc_auc: float = Field(0.7, ge=0, le=1)
+    min_roc_auc: float = Field(0.7, ge=0, le=1)  # binary: on late outcomes
     max_roc_auc_drop: float = Field(0.05, ge=0, le=1)
+    max_rmse_rise: float = Field(0.25, ge=0)  # regression: late outcomes' RMSE over the test RMSE, as a share
+    max_residual_ks: float = Field(0.2, gt=0, le=1)  # regression: residuals of late outcomes vs the test residuals
     significance: float = Field(0.05, gt=0, lt=1)
     features: dict[str, DriftLimits] = Field(default_factory=dict)
 
@@ -313,6 +335,13 @@ class Config(_Strict):
     source: Path = Path("mlrig.toml")
 
     @model_validator(mode="after")
+    def _task_gate_defaults(self) -> Self:
+        unset = {k: v for k, v in _GATE_DEFAULTS[self.contract.task].items() if k not in self.gate.model_fields_set}
+        if unset:
+            object.__setattr__(self, "gate", self.gate.model_copy(update=unset))  # frozen: set once, at load
+        return self
+
+    @model_validator(mode="after")
     def _business_columns_exist(self) -> Self:
         named = [*self.business.segment_by, *([self.business.value_column] if self.business.value_column else [])]
         unknown = [c for c in named if c not in self.contract.columns]
@@ -372,33 +401,12 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def _check_ml_references(config: Config) -> Config:
-    """Slices and gate rules name columns and metrics; a typo must fail at load, not after training."""
+    """Slices name columns; a typo must fail at load, not after training. (Gate rules name the task's metrics:
+    pipelines/tasks/ checks those, `task_of(config)`.)"""
     columns = config.contract.columns
     for name in config.model.slices:
         if name not in columns or columns[name].dtype not in ("category", "bool"):
             raise ConfigError(
                 f"model.slices: {name!r} is not a category column of [contract.columns]; name one that is."
             )
-    gate = config.gate
-    for key, rules in (
-        ("min_metrics", gate.min_metrics),
-        ("max_regression", gate.max_regression),
-        ("max_slice_gap", gate.max_slice_gap),
-    ):
-        unknown = sorted(set(rules) - set(GATED_METRICS))
-        if unknown:
-            raise ConfigError(f"gate.{key}: unknown metric(s) {unknown}; use any of {list(GATED_METRICS)}.")
-    no_baseline = sorted(set(gate.min_lift) - set(LIFT_METRICS))
-    if no_baseline:
-        raise ConfigError(
-            f"gate.min_lift: {no_baseline} has no trivial baseline to lift over (flagging everyone reaches recall "
-            f"1.0); use any of {list(LIFT_METRICS)}, and gate.min_metrics for an absolute floor."
-        )
-    stray = sorted(set(gate.lift_confidence) - set(gate.min_lift))
-    bad = {m: c for m, c in gate.lift_confidence.items() if not 0.5 <= c < 1}
-    if stray or bad:
-        raise ConfigError(
-            f"gate.lift_confidence: {stray or bad}: name only metrics of gate.min_lift, each with a confidence in "
-            "[0.5, 1) (0.5: the median resample, about the point estimate; 0.95: a one-sided 95 % lower bound)."
-        )
     return config

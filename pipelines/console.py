@@ -21,8 +21,13 @@ ConfigOption = Annotated[
 
 
 def config_or_exit(path: Path | None) -> Config:
+    """The config, with its [gate] rules checked against its task's metrics (pipelines/tasks/), or exit 2."""
+    from pipelines.tasks import task_of
+
     try:
-        return load_config(path)
+        config = load_config(path)
+        task_of(config)
+        return config
     except ConfigError as err:
         console.print(f"[red]config error:[/] {escape(str(err))}")
         raise typer.Exit(2) from err

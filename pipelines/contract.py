@@ -6,12 +6,14 @@ the pandera schema that refine validates with. Nothing here restates a column.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandera.polars as pa
 import polars as pl
 
 from pipelines.config import Column, Contract
+
+if TYPE_CHECKING:  # pandera is a pipeline dependency, not a serving one: the serving image imports this module
+    import pandera.polars as pa
 
 POLARS_TYPES: dict[str, pl.DataType] = {
     "string": pl.String(),
@@ -46,6 +48,8 @@ def cast_from_text(column: Column) -> pl.Expr:
 
 
 def _checks(column: Column) -> list[pa.Check]:
+    import pandera.polars as pa
+
     checks = []
     if column.min is not None:
         checks.append(pa.Check.ge(column.min))
@@ -58,6 +62,8 @@ def _checks(column: Column) -> list[pa.Check]:
 
 def typed_schema(contract: Contract) -> pa.DataFrameSchema:
     """The contract as a pandera schema over typed (not yet PII-treated) records: nulls, ranges, allowed sets."""
+    import pandera.polars as pa
+
     return pa.DataFrameSchema(
         {c.name: pa.Column(polars_type(c), checks=_checks(c), nullable=c.nullable) for c in contract.columns.values()},
         name=contract.dataset,

@@ -20,6 +20,7 @@ import polars as pl
 
 from pipelines.config import Config, Contract
 from pipelines.lake import Lake, TableRef
+from pipelines.tasks import get_task
 
 logger = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 30  # how long shutdown waits for the last batch to reach the lake
@@ -39,18 +40,19 @@ OUTCOME_SCHEMA = {
     "variant": pl.String,
     "shadow": pl.Boolean,
     "model_version": pl.String,
-    "probability": pl.Float64,
-    "prediction": pl.String,
     "latency_ms": pl.Float64,
     "logged_at": pl.Datetime("us", "UTC"),
 }
 
 
 def log_schema(contract: Contract) -> dict[str, pl.DataType]:
-    """The table's columns: the outcome, then every non-PII feature typed as the contract says (so an all-null
-    batch still appends)."""
+    """The table's columns: the request's outcome, the answer as the task logs it (binary: probability and decision;
+    regression: the value), then every non-PII feature typed as the contract says (so an all-null batch still
+    appends)."""
     features = {c.name: _POLARS_TYPES[c.dtype] for c in contract.features if not c.pii}
-    return {**OUTCOME_SCHEMA, **features}
+    request = dict(OUTCOME_SCHEMA)
+    after = {name: request.pop(name) for name in ("latency_ms", "logged_at")}  # the columns' order as before tasks
+    return {**request, **get_task(contract.task).logged, **after, **features}
 
 
 def loggable_features(contract: Contract) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""The service's request and response models, derived from the data contract (never restated).
+"""The service's request and response models, derived from the data contract (never restated); the response is
+the task's (pipelines/tasks/).
 
 A feature's type, bounds, allowed values and nullability come from mlrig.toml, so a request that the
 contract would quarantine is refused at the door with a 400 naming the field.
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from pipelines.config import Column, Contract
 from pipelines.contract import example_request
+from pipelines.tasks import get_task
+from pipelines.tasks.binary import BINARY
 
 _PYTHON_TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "string": str}
 
@@ -59,12 +62,10 @@ def batch_model(contract: Contract, max_rows: int, record: type[BaseModel] | Non
     return model
 
 
-class Score(BaseModel):
-    """The model's answer for one record."""
+def answer_model(contract: Contract) -> type[BaseModel]:
+    """The answer for one record, as the contract's task gives it (pipelines/tasks/): binary → probability and
+    decision; regression → the predicted number."""
+    return get_task(contract.task).answer
 
-    model_config = ConfigDict(protected_namespaces=())
 
-    probability: float = Field(..., ge=0, le=1, description="Probability of the positive class")
-    prediction: str = Field(..., description="The predicted class, per the contract's target values")
-    model_version: str = Field(..., description="The BentoML model tag that answered")
-    variant: str = Field(..., description="The A/B variant (serving.variants) whose model answered")
+Score = BINARY.answer  # the binary answer, by the name callers knew before tasks

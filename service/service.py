@@ -20,13 +20,13 @@ import bentoml
 from pipelines.config import CONFIG_ENV, load_config
 from pipelines.contract import example_request
 from pipelines.ml.scorer import load_scorer
-from pipelines.ml.threshold import threshold_of
 from pipelines.pii import PiiKeyError, pii_key, pseudonymize_value
+from pipelines.tasks import get_task
 from service.front_door import REQUEST_ID_HEADER, REQUEST_KEY_HEADER, FrontDoor, Route, ScoringSlot
 from service.metrics import serving_metrics
 from service.prediction_log import PredictionLog, log_schema, loggable_features, predictions_table
 from service.routing import Router, configured_variants, resolved_tags
-from service.schema import Score, batch_model, request_model
+from service.schema import answer_model, batch_model, request_model
 from service.scoring import Scoring, Variant, warm_up
 from service.shape import Shape
 
@@ -40,7 +40,12 @@ SERVING = CONFIG.serving
 FEATURES = tuple(CONTRACT.feature_names)
 Features = request_model(CONTRACT)
 Batch = batch_model(CONTRACT, SERVING.max_batch_rows, Features)
-NEGATIVE_CLASS = next(v for v in CONTRACT.columns[CONTRACT.target].allowed or () if v != CONTRACT.positive_class)
+TASK = get_task(CONTRACT.task)
+Score = answer_model(CONTRACT)
+# binary: the two classes a decision names; regression answers its number (no classes)
+NEGATIVE_CLASS = next(
+    (v for v in CONTRACT.columns[CONTRACT.target].allowed or () if v != CONTRACT.positive_class), None
+)
 VARIANTS = configured_variants(CONFIG)
 MODEL_TAGS = resolved_tags(CONFIG)
 ROUTES = (
@@ -57,6 +62,12 @@ def _pii_key_or_none() -> str | None:
         return pii_key(CONFIG.work_dir)[0]
     except (OSError, PiiKeyError):
         return None
+
+
+def _decision(metadata: dict) -> dict[str, float]:
+    """A binary model's threshold, chosen for it in training (never a fixed 0.5); a regressor decides nothing."""
+    threshold = TASK.decision_of(metadata)
+    return {} if threshold is None else {"threshold": threshold}
 
 
 class ScorerService(bentoml.Service):
@@ -98,7 +109,7 @@ class _Scorer:
             scorer=load_scorer(Path(ref.path)),
             positive=CONTRACT.positive_class,
             negative=NEGATIVE_CLASS,
-            threshold=threshold_of(ref.info.metadata),  # chosen for this model in training, never a fixed 0.5
+            **_decision(ref.info.metadata),
         )
 
     @bentoml.on_shutdown
@@ -109,13 +120,13 @@ class _Scorer:
     # The two API methods declare the routes to BentoML (OpenAPI document, typed clients). Over HTTP the front
     # door answers them, with the same Scoring; these bodies serve in-process callers.
     @bentoml.api(route="/score")
-    def score(self, features: Features, /, ctx: bentoml.Context) -> Score:  # type: ignore[valid-type]  # from the contract
+    def score(self, features: Features, /, ctx: bentoml.Context) -> Score:  # type: ignore[valid-type]  # from the contract/task
         """Score one record: the body is the record's features. Optional headers: `X-Request-Key` (sticky A/B
         routing, e.g. a customer id), `X-Request-Id` (echoed, and logged with the prediction)."""
         return Score(**self._score("/score", ROUTES[0], features, ctx)[0])
 
     @bentoml.api(route="/score_batch")
-    def score_batch(self, request: Batch, /, ctx: bentoml.Context) -> list[Score]:  # type: ignore[valid-type]
+    def score_batch(self, request: Batch, /, ctx: bentoml.Context) -> list[Score]:  # type: ignore[valid-type]  # task
         """Score up to `serving.max_batch_rows` records in one call: {"records": [...]}; one variant answers all."""
         return [Score(**answer) for answer in self._score("/score_batch", ROUTES[1], request, ctx)]
 

@@ -100,16 +100,25 @@ def stop(container: Container) -> None:
         container.remove(force=True)
 
 
-def expected_probability(model_tag: str, record: dict) -> float:
-    """The same record scored by the model in this process, from the host's model store."""
+def expected_answer(model_tag: str, record: dict) -> tuple[str, float]:
+    """The same record scored by the model in this process, from the host's model store: (the answer's field that
+    holds the model's number, that number): a binary model's probability, a regressor's prediction."""
     import bentoml
     import joblib
     import pandas as pd
 
     from pipelines.ml.register import MODEL_FILE
+    from pipelines.tasks import get_task
 
-    model = joblib.load(bentoml.models.get(model_tag).path_of(MODEL_FILE))
-    return float(model.predict_proba(pd.DataFrame([record]))[:, 1][0])
+    stored = bentoml.models.get(model_tag)
+    task = get_task(stored.info.metadata.get("task", "binary"))  # a model from before tasks was binary
+    model = joblib.load(stored.path_of(MODEL_FILE))
+    return task.score_column, float(task.predict(model, pd.DataFrame([record]))[0])
+
+
+def expected_probability(model_tag: str, record: dict) -> float:
+    """The model's number for `record` in this process (a probability for a binary model)."""
+    return expected_answer(model_tag, record)[1]
 
 
 def smoke(
@@ -130,9 +139,14 @@ def smoke(
         answer = response.json()
     finally:
         stop(container)
-    expected = expected_probability(model_tag, record)
-    if answer.get("model_version") != model_tag or not math.isclose(answer["probability"], expected, abs_tol=1e-9):
-        raise ImageError(f"{image} answered {answer}, but {model_tag} in this process gives probability {expected}")
+    field, expected = expected_answer(model_tag, record)
+    served = answer.get(field)
+    if (
+        answer.get("model_version") != model_tag
+        or not isinstance(served, int | float)
+        or not math.isclose(served, expected, rel_tol=1e-9, abs_tol=1e-9)
+    ):
+        raise ImageError(f"{image} answered {answer}, but {model_tag} in this process gives {field} {expected}")
     return SmokeResult(url, answer, expected, seconds)
 
 

@@ -33,6 +33,7 @@ from pipelines.config import Contract, load_config
 from pipelines.contract import cast_from_text
 from pipelines.data.ingest import INGESTED_AT, SOURCE_FILE, SOURCE_LINE
 from pipelines.lake import Lake
+from pipelines.tasks import get_task
 
 TILE_ROWS = 50_000
 DROP_ROWS = 1_000_000  # one daily drop; 20M rows arrive as 20 drops
@@ -122,7 +123,7 @@ def baseline_gold(lake_url: str, pii_key: str, contract: Contract) -> pl.LazyFra
             plh.col(contract.entity_key).chash.hmac_sha256(key=pii_key).alias(contract.entity_key),
             contract.event_time or INGESTED_AT,
             *contract.feature_names,
-            (pl.col(contract.target) == contract.positive_class).cast(pl.Int8).alias("label"),
+            get_task(contract.task).label(contract).alias("label"),
         )
     )
 

@@ -1,7 +1,8 @@
 """Features: silver/<dataset> → gold/<dataset>_features (model-ready) and gold/<dataset>_by_segment (business view).
 
 The feature table carries the contract's features as typed, the entity key and event time for leak-free
-splits, and the target as 0/1. Feature engineering that the service must repeat lives in the model's own
+splits, and the target as the task's label (pipelines/tasks/: 0/1 for binary, the number for regression).
+Feature engineering that the service must repeat lives in the model's own
 preprocessing (pipelines/ml/model.py), not here, so training and serving cannot disagree.
 
 Bounded memory: the features are a projection of silver, streamed from its Delta files into one gold commit
@@ -27,6 +28,7 @@ from pipelines.data.ingest import INGEST_DATE, INGESTED_AT
 from pipelines.data.refine import SHARD, Shard, replace_predicate, shard_labels
 from pipelines.lake import Lake
 from pipelines.lineage import LINEAGE_TABLE, Run, is_up_to_date, record
+from pipelines.tasks import get_task
 
 LABEL = "label"
 
@@ -50,52 +52,39 @@ def features_table_name(contract: Contract) -> str:
 
 
 def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
-    """Features, the 0/1 label, and what splits need: the entity key (if any) and a time, the event time or, for
-    snapshots without one, the ingest time standing in."""
-    label = (pl.col(contract.target) == contract.positive_class).cast(pl.Int8).alias(LABEL)
+    """Features, the task's label, and what splits need: the entity key (if any) and a time, the event time or,
+    for snapshots without one, the ingest time standing in."""
+    label = get_task(contract.task).label(contract).alias(LABEL)
     key = [contract.entity_key] if contract.entity_key else []
     time = contract.event_time or INGESTED_AT
     return silver.select(*key, time, *contract.feature_names, label, INGEST_DATE, SHARD)
 
 
-_POSITIVES = "__positives"
-
-
-def _segment_sums(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
-    """Per segment, the additive parts of the aggregate (counts and sums), so parts of silver combine exactly."""
-    positive = pl.col(contract.target) == contract.positive_class
+def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
+    """The outcome rate and value by the segments in [business]: what the business asks first (for the demo,
+    churn and revenue lost by country and plan). A regression target gives its mean per segment instead."""
     value = business.value_column
-    sums = [pl.len().cast(pl.Int64).alias("records"), positive.sum().cast(pl.Int64).alias(_POSITIVES)]
-    if value:
-        sums += [
+    if contract.task != "binary":
+        outcome = pl.col(contract.target).cast(pl.Float64)
+        aggregates = [pl.len().alias("records"), outcome.mean().alias(f"{contract.target}_mean")]
+        if value:
+            aggregates.append(pl.col(value).sum().alias(f"{value}_total"))
+        positive = None
+    else:
+        positive = pl.col(contract.target) == contract.positive_class
+        aggregates = [pl.len().alias("records"), positive.mean().alias("positive_rate")]
+    if value and positive is not None:
+        aggregates += [
             pl.col(value).sum().alias(f"{value}_total"),
             pl.col(value).filter(positive).sum().alias(f"{value}_positive"),
         ]
     if not business.segment_by:
-        return silver.select(sums)
-    return silver.group_by(*business.segment_by).agg(sums)
-
-
-def build_segments(
-    silver: pl.LazyFrame, contract: Contract, business: BusinessSettings, parts: bool = False
-) -> pl.LazyFrame:
-    """The outcome rate and value by the segments in [business]: what the business asks first (for the demo,
-    churn and revenue lost by country and plan). `parts`: `silver` holds `_segment_sums` of pieces of silver
-    (one per batch read), summed here."""
-    sums = silver if parts else _segment_sums(silver, contract, business)
-    keys = list(business.segment_by)
-    additive = [c for c in sums.collect_schema().names() if c not in keys]
-    if parts:
-        sums = sums.group_by(keys).agg(pl.col(additive).sum()) if keys else sums.select(pl.col(additive).sum())
-    table = sums.with_columns((pl.col(_POSITIVES) / pl.col("records")).alias("positive_rate")).drop(_POSITIVES)
-    ordered = [*keys, "records", "positive_rate", *(c for c in additive if c not in ("records", _POSITIVES))]
-    table = table.select(ordered)
-    if not keys:
-        return table
+        return silver.select(aggregates)
     # Delta refuses two columns whose names differ only in case: a segment column called `Records` (a credit
     # export's flag) must not meet the `records` count
-    taken = {name.lower() for name in keys}
-    return table.rename({c: f"segment_{c}" for c in ordered[len(keys) :] if c.lower() in taken}).sort(*keys)
+    taken = {name.lower() for name in business.segment_by}
+    aggregates = [a.name.prefix("segment_") if a.meta.output_name().lower() in taken else a for a in aggregates]
+    return silver.group_by(*business.segment_by).agg(aggregates).sort(*business.segment_by)
 
 
 def refined_shards(lake: Lake, contract: Contract) -> set[str]:

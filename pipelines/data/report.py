@@ -131,7 +131,13 @@ def write_report(lake: Lake, contract: Contract, out_dir: Path) -> ReportResult:
         inputs={silver.label: silver.version(), quarantine.label: quarantine.version()},
     )
     frame = silver.read(run.inputs[silver.label])
-    label = (frame[contract.target] == contract.positive_class).cast(pl.Int8)
+    shown_class = contract.positive_class
+    if contract.task == "binary":
+        label = (frame[contract.target] == contract.positive_class).cast(pl.Int8)
+    else:  # a numeric target: the plots and associations split it at its median (above = 1)
+        median = frame[contract.target].cast(pl.Float64).median() or 0.0
+        label = (frame[contract.target].cast(pl.Float64) > median).cast(pl.Int8)
+        shown_class = f"above its median {median:g}"
     columns = [c for c in contract.columns.values() if c.name in frame.columns]
     missing = {c.name: frame[c.name].null_count() / max(frame.height, 1) for c in columns}
     refine_run = last_success(lake, "refine")
@@ -167,7 +173,7 @@ def write_report(lake: Lake, contract: Contract, out_dir: Path) -> ReportResult:
             for c in columns
         ],
         "target": contract.target,
-        "positive_class": contract.positive_class,
+        "positive_class": shown_class,
         "positive_rate": positive_rate,
         "associations": sorted((_association(frame, c, label) for c in features), key=lambda a: -abs(a["value"])),
         "violations": violations,

@@ -1,4 +1,4 @@
-"""The model artifact: preprocessing and classifier in one scikit-learn Pipeline, saved and served as one object.
+"""The model artifact: preprocessing and the task's estimator in one scikit-learn Pipeline, saved as one object.
 
 Encoding lives inside the artifact, so the service feeds it the contract's raw feature columns exactly as
 training did: training and serving cannot drift apart. Category codes come from the contract's allowed
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMClassifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from pipelines.config import Contract, ModelSettings
+from pipelines.tasks import get_task
 
 
 def categorical_features(contract: Contract) -> list[str]:
@@ -45,19 +45,18 @@ def build_model(contract: Contract, settings: ModelSettings, **param_overrides: 
         ],
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
-    params = {**settings.params, **param_overrides}
-    classifier = LGBMClassifier(**params, random_state=settings.seed, verbose=-1, n_jobs=1)
+    task = get_task(contract.task)
+    estimator = task.estimator({**settings.params, **param_overrides}, settings.seed)
     types = FunctionTransformer(as_numbers, kw_args={"columns": numeric}, feature_names_out="one-to-one")
-    return Pipeline([("types", types.set_output(transform="pandas")), ("prepare", prepare), ("classify", classifier)])
+    return Pipeline([("types", types.set_output(transform="pandas")), ("prepare", prepare), (task.step, estimator)])
 
 
 def fit_model(model: Pipeline, features: pd.DataFrame, labels: pd.Series, contract: Contract) -> Pipeline:
-    return model.fit(
-        features,
-        labels,
-        classify__categorical_feature=[c for c in categorical_features(contract) if c in features.columns],
-    )
+    step = model.steps[-1][0]
+    categorical = [c for c in categorical_features(contract) if c in features.columns]
+    return model.fit(features, labels, **{f"{step}__categorical_feature": categorical})
 
 
 def positive_probability(model: Pipeline, features: pd.DataFrame) -> np.ndarray:
+    """A binary model's positive-class probability (tests and tools; stages ask the task: `task.predict`)."""
     return model.predict_proba(features)[:, 1]

@@ -59,15 +59,14 @@ def register(result: TrainResult, config: Config) -> str:
         "gold_table": result.gold_table,
         "gold_version": result.gold_version,
         "contract_hash": config.contract.fingerprint,
+        "task": config.contract.task,
         "code_version": code_version(),
         "features": config.contract.feature_names,
         "params": {
-            k: v
-            for k, v in result.model.named_steps["classify"].get_params().items()
-            if isinstance(v, int | float | str | bool)
+            k: v for k, v in result.model.steps[-1][1].get_params().items() if isinstance(v, int | float | str | bool)
         },
         "metrics": result.metrics,
-        "threshold": result.threshold.to_dict() if result.threshold else None,  # the gate, service, monitoring
+        "threshold": result.threshold.to_dict() if result.threshold else None,  # binary: gate, service, monitoring
         "slices": result.slices,
         "curves": result.curves,
         "importance": result.importance,
@@ -93,11 +92,14 @@ def register(result: TrainResult, config: Config) -> str:
 
 
 def metadata_safe(value: object) -> object:
-    """BentoML metadata refuses None: an undefined entry (a one-class slice's ROC AUC) is left out instead."""
+    """BentoML metadata refuses None: an undefined entry (a one-class slice's ROC AUC) is left out instead, and a
+    NaN (JSON has none) likewise."""
     if isinstance(value, dict):
         return {str(k): metadata_safe(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
         return [metadata_safe(v) for v in value if v is not None]
+    if isinstance(value, float) and value != value:  # NaN
+        return None
     return value
 
 

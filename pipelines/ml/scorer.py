@@ -1,12 +1,13 @@
 """The serving scorer: the fitted training Pipeline compiled into encode → booster raw score → link function.
 
-The Pipeline (FunctionTransformer → ColumnTransformer → LGBMClassifier) turns every call into pandas frames and
-costs milliseconds a row; the LightGBM booster it wraps scores a float array in microseconds. Registration
-compiles the one into the other and keeps both in the model store: the Pipeline for training, explanation and
-the card; the scorer (`booster.txt` + `scorer.json`, no pickle, no scikit-learn) for serving. The encoding is read
-from the *fitted* Pipeline (the ordinal encoder's categories, the column order the booster saw), never restated,
-and `agreement()` measures on held-out rows that both give the same probabilities; registration records it and
-the gate refuses a model whose scorer strays more than `MAX_PROBABILITY_GAP`.
+The Pipeline (FunctionTransformer → ColumnTransformer → the task's LightGBM estimator) turns every call into
+pandas frames and costs milliseconds a row; the LightGBM booster it wraps scores a float array in microseconds.
+Registration compiles the one into the other and keeps both in the model store: the Pipeline for training,
+explanation and the card; the scorer (`booster.txt` + `scorer.json`, no pickle, no scikit-learn) for serving.
+The encoding is read from the *fitted* Pipeline (the ordinal encoder's categories, the column order the booster
+saw), never restated, and `agreement()` measures on held-out rows that both give the same predictions (a binary
+classifier's probabilities through the sigmoid link, a regressor's values through the identity link);
+registration records it and the gate refuses a model whose scorer strays more than `MAX_SCORER_GAP`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import numpy as np
 
 BOOSTER_FILE = "booster.txt"  # LightGBM's own text format
 SCORER_FILE = "scorer.json"  # the encoding and the link function
-MAX_PROBABILITY_GAP = 1e-9  # scorer vs Pipeline on held-out rows: anything above is a compilation bug
+# Scorer vs Pipeline on held-out rows, relative to max(1, |prediction|) (a probability's gap is absolute; a price's
+# is relative, as float64 arithmetic is): anything above is a compilation bug.
+MAX_SCORER_GAP = 1e-9
 
 
 class ScorerError(ValueError):
@@ -42,13 +45,18 @@ class Link:
     one: Callable[[float, float], float]
 
 
-# Binary classification is the task this kit trains today; a regression task would add "identity" here.
+# Per LightGBM objective family (`_link_of`): binary → sigmoid; regression (L2, L1, Huber, quantile…) → identity;
+# log-link objectives (Poisson, gamma, Tweedie) → exp. `scale` is the sigmoid's; the others ignore it.
 LINKS: dict[str, Link] = {
     "sigmoid": Link(
         many=lambda raw, scale: 1.0 / (1.0 + np.exp(-scale * raw)),
         one=lambda raw, scale: 1.0 / (1.0 + math.exp(-scale * raw)),
-    )
+    ),
+    "identity": Link(many=lambda raw, scale: raw, one=lambda raw, scale: raw),
+    "exp": Link(many=lambda raw, scale: np.exp(raw), one=lambda raw, scale: math.exp(raw)),
 }
+IDENTITY_OBJECTIVES = ("regression", "regression_l1", "huber", "fair", "quantile", "mape")
+EXP_OBJECTIVES = ("poisson", "gamma", "tweedie")
 
 
 @dataclass(frozen=True)
@@ -118,14 +126,14 @@ class SingleRowPredictor:
 
 @dataclass(frozen=True)
 class Scorer:
-    """Probabilities from records: `encode` → `raw_scores` (the booster) → `link`."""
+    """Predictions (a probability, or a value) from records: `encode` → `raw_scores` (the booster) → `link`."""
 
     features: tuple[Feature, ...]
     booster: Any  # lightgbm.Booster
     link: str
     link_scale: float
 
-    def probabilities(self, columns: Mapping[str, Sequence[Any]], rows: int) -> list[float]:
+    def predict(self, columns: Mapping[str, Sequence[Any]], rows: int) -> list[float]:
         """`rows` rows of request columns (field → values, as validated): encode → raw score → link. One row goes
         the one-row way (Python floats, LightGBM's fast single-row call), more the array way; both are checked
         against the Pipeline by `agreement()`."""
@@ -164,9 +172,9 @@ class Scorer:
         return SingleRowPredictor.for_booster(self.booster, len(self.features))
 
     def score_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Probabilities for records (dicts keyed by feature name): the convenience path for checks and tools."""
+        """Predictions for records (dicts keyed by feature name): the convenience path for checks and tools."""
         columns = {f.name: [r.get(f.name) for r in records] for f in self.features}
-        return np.asarray(self.probabilities(columns, len(records)))
+        return np.asarray(self.predict(columns, len(records)))
 
     def save(self, folder: Path) -> None:
         self.booster.save_model(str(folder / BOOSTER_FILE))
@@ -202,14 +210,15 @@ def load_scorer(folder: Path) -> Scorer:
 
 
 def compile_pipeline(pipeline: Any) -> Scorer:
-    """The scorer equivalent to a fitted `pipelines.ml.model` Pipeline (types → prepare → classify)."""
+    """The scorer equivalent to a fitted `pipelines.ml.model` Pipeline (types → prepare → the task's estimator)."""
     steps = dict(pipeline.named_steps)
-    if set(steps) != {"types", "prepare", "classify"}:
+    names = list(steps)
+    if names[:2] != ["types", "prepare"] or len(names) != 3 or not hasattr(pipeline.steps[-1][1], "booster_"):
         raise ScorerError(
-            f"cannot compile a Pipeline with steps {list(steps)}: the serving scorer knows the steps "
-            "build_model() makes (types, prepare, classify). Teach pipelines/ml/scorer.py the new step."
+            f"cannot compile a Pipeline with steps {names}: the serving scorer knows the steps build_model() "
+            "makes (types, prepare, a LightGBM estimator). Teach pipelines/ml/scorer.py the new step."
         )
-    booster = steps["classify"].booster_
+    booster = pipeline.steps[-1][1].booster_
     codes: dict[str, dict[str, float]] = {}
     numbers: set[str] = set()
     prepare = steps["prepare"]
@@ -236,23 +245,30 @@ def compile_pipeline(pipeline: Any) -> Scorer:
 
 
 def _link_of(booster: Any) -> dict[str, Any]:
-    """The link function of the booster's objective, e.g. "binary sigmoid:1" → sigmoid with scale 1."""
+    """The link function of the booster's objective, e.g. "binary sigmoid:1" → sigmoid with scale 1,
+    "regression" → identity."""
     objective = booster.dump_model(num_iteration=1)["objective"].split()
     if objective[0] == "binary":
         params = dict(p.split(":", 1) for p in objective[1:] if ":" in p)
         return {"link": "sigmoid", "link_scale": float(params.get("sigmoid", 1.0))}
+    if objective[0] in IDENTITY_OBJECTIVES:
+        return {"link": "identity", "link_scale": 1.0}
+    if objective[0] in EXP_OBJECTIVES:
+        return {"link": "exp", "link_scale": 1.0}
     raise ScorerError(f"the serving scorer has no link function for LightGBM objective {objective[0]!r} yet.")
 
 
 def agreement(scorer: Scorer, pipeline: Any, features: Any) -> dict[str, float]:
-    """How closely the scorer reproduces the Pipeline's probabilities on `features` (a DataFrame of held-out
-    rows), scored both ways the service scores (all rows at once, and one row per call): the largest absolute
-    difference, and over how many rows."""
+    """How closely the scorer reproduces the Pipeline's predictions on `features` (a DataFrame of held-out
+    rows), scored both ways the service scores (all rows at once, and one row per call): the largest difference
+    relative to max(1, |prediction|) (`max_abs_diff`: absolute for probabilities), and over how many rows."""
     if not len(features):
-        return {"rows": 0, "max_abs_diff": math.inf, "limit": MAX_PROBABILITY_GAP}  # no rows proves nothing
-    expected = pipeline.predict_proba(features)[:, 1]
+        return {"rows": 0, "max_abs_diff": math.inf, "limit": MAX_SCORER_GAP}  # no rows proves nothing
+    # the sigmoid link serves the positive class's probability; the others what `predict` gives
+    expected = pipeline.predict_proba(features)[:, 1] if scorer.link == "sigmoid" else pipeline.predict(features)
     records = features.to_dict("records")
     batch = scorer.score_records(records)
     one_by_one = np.concatenate([scorer.score_records([record]) for record in records])
-    gap = max(float(np.max(np.abs(expected - batch))), float(np.max(np.abs(expected - one_by_one))))
-    return {"rows": len(features), "max_abs_diff": gap, "limit": MAX_PROBABILITY_GAP}
+    scale = np.maximum(1.0, np.abs(expected))
+    gap = max(float(np.max(np.abs(expected - batch) / scale)), float(np.max(np.abs(expected - one_by_one) / scale)))
+    return {"rows": len(features), "max_abs_diff": gap, "limit": MAX_SCORER_GAP}

@@ -17,13 +17,12 @@ from sklearn.pipeline import Pipeline
 from pipelines.config import Config
 from pipelines.data.features import LABEL, features_table_name
 from pipelines.lake import Lake
-from pipelines.ml.evaluate import evaluate
 from pipelines.ml.explain import global_importance
-from pipelines.ml.model import build_model, fit_model, positive_probability
-from pipelines.ml.threshold import Threshold, choose_threshold
+from pipelines.ml.model import build_model, fit_model
+from pipelines.tasks import Task, task_of
+from pipelines.tasks.binary.threshold import Threshold
 
 MIN_ROWS = 200
-MIN_PER_CLASS = 20
 
 
 class TrainingDataError(ValueError):
@@ -64,22 +63,19 @@ class TrainResult:
     curves: dict = field(default_factory=dict)
     importance: dict[str, float] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
-    threshold: Threshold | None = None
+    threshold: Threshold | None = None  # binary: the decision threshold; a regression model decides nothing
     test_features: pd.DataFrame | None = None  # held-out rows: registration checks the serving scorer on them
 
 
-def check_training_data(frame: pd.DataFrame, features: list[str], table: str) -> None:
+def check_training_data(frame: pd.DataFrame, features: list[str], table: str, task: Task) -> None:
     missing = [c for c in [*features, LABEL] if c not in frame.columns]
     if missing:
         raise TrainingDataError(f"{table} lacks column(s) {missing}: rebuild gold with `mlrig features`.")
     if len(frame) < MIN_ROWS:
         raise TrainingDataError(f"{table} has {len(frame)} rows; training needs at least {MIN_ROWS}.")
-    counts = frame[LABEL].value_counts()
-    if len(counts) < 2 or counts.min() < MIN_PER_CLASS:
-        raise TrainingDataError(
-            f"{table} has class counts {counts.to_dict()}; each class needs at least "
-            f"{MIN_PER_CLASS} rows to train and evaluate."
-        )
+    problem = task.label_problem(frame[LABEL], table)
+    if problem:
+        raise TrainingDataError(problem)
     empty = [c for c in features if frame[c].isna().all()]
     if empty:
         raise TrainingDataError(f"{table}: feature(s) {empty} are null in every row; check refine's quarantine.")
@@ -113,7 +109,7 @@ def load_split(
     version = gold.version() if gold_version is None else gold_version
     frame = gold.read(version).to_pandas()
     label = f"{gold.label}@v{version}"
-    check_training_data(frame, contract.feature_names, label)
+    check_training_data(frame, contract.feature_names, label, task_of(config))
     missing_slices = [c for c in config.model.slices if c not in frame.columns]
     if missing_slices:
         raise TrainingDataError(f"{label} lacks slice column(s) {missing_slices}: remove them from model.slices.")
@@ -127,19 +123,22 @@ def load_split(
 
 
 def train(lake: Lake, config: Config, gold_version: int | None = None, params: dict | None = None) -> TrainResult:
-    """Fit on most of the train part, choose the decision threshold on the rest (validation rows, by
-    `[model.threshold]`), evaluate on the test part at that threshold; `params` override model.params."""
+    """Fit on most of the train part, let the task choose its decision on the rest (a binary model's threshold, on
+    validation rows by `[model.threshold]`), evaluate on the test part with it; `params` override model.params."""
     split = load_split(lake, config, gold_version)
-    contract = config.contract
+    contract, task = config.contract, task_of(config)
     policy = config.model.threshold
     train_part = split.frame.iloc[split.train_idx].reset_index(drop=True)
     fit_idx, valid_idx = split_by_entity(train_part, contract.entity_key, policy.validation_fraction, config.model.seed)
+    if not task.decides:  # nothing to choose on validation rows: learn from the whole train part
+        fit_idx = np.arange(len(train_part))
     x, y = train_part[contract.feature_names], train_part[LABEL]
     model = build_model(contract, config.model, **(params or {}))
     model = fit_model(model, x.iloc[fit_idx], y.iloc[fit_idx], contract)
-    threshold = choose_threshold(y.iloc[valid_idx].to_numpy(), positive_probability(model, x.iloc[valid_idx]), policy)
+    threshold = task.choose_decision(y.iloc[valid_idx].to_numpy(), task.predict(model, x.iloc[valid_idx]), config.model)
     x_test, y_test = split.features(config, "test"), split.labels("test")
-    report = evaluate(y_test, positive_probability(model, x_test), split.slice_columns(config), threshold.value)
+    decision = threshold.value if threshold is not None else None
+    report = task.evaluate(y_test, task.predict(model, x_test), split.slice_columns(config), decision)
     return TrainResult(
         model,
         report["metrics"],

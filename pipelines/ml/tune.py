@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import optuna
-from sklearn.metrics import roc_auc_score
 
 from pipelines.config import Config
 from pipelines.data.features import LABEL
 from pipelines.lake import Lake
-from pipelines.ml.model import build_model, fit_model, positive_probability
+from pipelines.ml.model import build_model, fit_model
 from pipelines.ml.train import load_split, split_by_entity
+from pipelines.tasks import task_of
 
 
 class TuningError(ValueError):
@@ -32,6 +32,7 @@ class TuneResult:
     trials_total: int
     best_value: float
     best_params: dict
+    metric: str = "roc_auc"  # what best_value measures, on validation rows
 
 
 def storage_url(config: Config) -> str:
@@ -67,18 +68,21 @@ def tune(lake: Lake, config: Config, n_trials: int | None = None, timeout_s: flo
     train_part = split.frame.iloc[split.train_idx].reset_index(drop=True)
     fit_idx, valid_idx = split_by_entity(train_part, contract.entity_key, 0.25, config.model.seed)
     x, y = train_part[contract.feature_names], train_part[LABEL]
+    task = task_of(config)
+    metric = task.tune_metric  # ROC AUC for a classifier, RMSE for a regressor: the task says which way is better
 
     def objective(trial: optuna.Trial) -> float:
         model = build_model(contract, config.model, **suggest(trial, config.tuning.search_space))
         model = fit_model(model, x.iloc[fit_idx], y.iloc[fit_idx], contract)
-        return float(roc_auc_score(y.iloc[valid_idx], positive_probability(model, x.iloc[valid_idx])))
+        scores = task.predict(model, x.iloc[valid_idx])
+        return float(task.evaluate(y.iloc[valid_idx].to_numpy(), scores, None, None)["metrics"][metric])
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = storage_url(config)
     study = optuna.create_study(
         study_name=study_name(config),
         storage=storage,
-        direction="maximize",
+        direction="maximize" if task.metrics[metric] == "higher" else "minimize",
         load_if_exists=True,  # other workers may have made it already
         sampler=optuna.samplers.TPESampler(seed=config.model.seed),
     )
@@ -96,6 +100,7 @@ def tune(lake: Lake, config: Config, n_trials: int | None = None, timeout_s: flo
         len(study.trials),
         float(study.best_value),
         dict(study.best_params),
+        metric,
     )
 
 

@@ -20,8 +20,10 @@ app = typer.Typer()
 
 
 def labels_from_file(path: Path, config: Config, key: str) -> pl.DataFrame:
-    """A labels export (entity key + target, as the CRM knows them) → request_key (hashed like the log) + 0/1."""
+    """A labels export (entity key + target, as the CRM knows them) → request_key (hashed like the log) + the task's
+    label (0/1, or the number)."""
     from pipelines.pii import pseudonymize_value
+    from pipelines.tasks import task_of
 
     contract = config.contract
     frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
@@ -33,7 +35,7 @@ def labels_from_file(path: Path, config: Config, key: str) -> pl.DataFrame:
         .cast(pl.String)
         .map_elements(lambda v: pseudonymize_value(v, key), return_dtype=pl.String)
         .alias(REQUEST_KEY),
-        (pl.col(contract.target).cast(pl.String) == contract.positive_class).cast(pl.Int8).alias(LABEL),
+        task_of(config).label(contract).alias(LABEL),
     )
 
 

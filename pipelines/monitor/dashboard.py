@@ -31,6 +31,7 @@ class DashboardInputs:
     value_column: str | None  # e.g. monthly_charges: what a caught churner is worth per period
     value_periods: int  # e.g. 12: value at stake over a year
     positive_class: str | None = None  # what a logged "prediction" says when the model flagged a record
+    task: str = "binary"  # a regressor flags nothing: no retention list, no business table
 
 
 def _time_window(traces: list) -> list[dt.datetime] | None:
@@ -105,12 +106,16 @@ def drift_chart(history: pl.DataFrame) -> str:
     return _figure(traces, "Drift (population stability index) per monitoring run", "PSI")
 
 
+PERFORMANCE_SHOWN = {"roc_auc": "ROC AUC", "rmse": "RMSE"}  # the task's outcome metric (pipelines/tasks/)
+
+
 def performance_chart(performance: pl.DataFrame) -> str:
+    metric, shown = next((m, s) for m, s in PERFORMANCE_SHOWN.items() if m in performance.columns)
     traces = [
-        go.Scatter(x=g["window"].to_list(), y=g["roc_auc"].to_list(), name=f"{v} ROC AUC", mode="lines+markers")
+        go.Scatter(x=g["window"].to_list(), y=g[metric].to_list(), name=f"{v} {shown}", mode="lines+markers")
         for (v,), g in performance.group_by(VARIANT, maintain_order=True)
     ]
-    return _figure(traces, "Performance on real outcomes", "ROC AUC")
+    return _figure(traces, "Performance on real outcomes", shown)
 
 
 def business_table(
@@ -181,7 +186,7 @@ window.addEventListener("load", () => window.dispatchEvent(new Event("resize")))
 def render_dashboard(inputs: DashboardInputs, title: str, out_path: Path) -> Path:
     business = (
         business_table(inputs.outcomes, inputs.value_column, inputs.value_periods, inputs.positive_class)
-        if inputs.outcomes is not None and inputs.outcomes.height
+        if inputs.outcomes is not None and inputs.outcomes.height and inputs.task == "binary"
         else None
     )
     charts = [

@@ -74,6 +74,7 @@ def render_report(
     verdict: VariantVerdict | None,
     out_path: Path,
     title: str,
+    residual_ks: float | None = None,
 ) -> Path:
     verdict_line = (
         f"Retrain: {'; '.join(decision.reasons)}"
@@ -102,6 +103,12 @@ def render_report(
     ]
     if performance is not None and performance.height:
         sections += ["<h2>Performance on outcomes</h2>", _table(performance.to_dicts())]
+    if residual_ks is not None:
+        sections += [
+            "<h2>Residual drift</h2>",
+            f"<p>KS statistic between the residuals (actual − predicted) of late outcomes and the model's test "
+            f"residuals: {residual_ks:.3f}</p>",
+        ]
     if verdict is not None:
         sections += ["<h2>A/B verdict</h2>", f"<p>{html.escape(verdict.sentence())}</p>"]
     sections += ["<h2>Distributions: reference against window</h2>", f'<div class="plots">{plots}</div>']

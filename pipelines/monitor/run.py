@@ -22,8 +22,8 @@ from pipelines.monitor.dashboard import DashboardInputs, render_dashboard
 from pipelines.monitor.drift import DriftReport, detect_drift
 from pipelines.monitor.metrics import drift_registry, publish
 from pipelines.monitor.outcomes import (
+    LABEL,
     LOGGED_AT,
-    PROBABILITY,
     REQUEST_KEY,
     VARIANT,
     VariantVerdict,
@@ -32,7 +32,9 @@ from pipelines.monitor.outcomes import (
     performance_by_window,
 )
 from pipelines.monitor.report import render_report
-from pipelines.monitor.trigger import RetrainDecision, decide
+from pipelines.monitor.trigger import RetrainDecision, decide_for_task
+from pipelines.tasks import task_of
+from pipelines.tasks.regression import residual_drift
 
 
 class MonitorError(RuntimeError):
@@ -48,10 +50,13 @@ class MonitorResult:
     report: Path
     dashboard: Path
     metrics: Path
+    performance: pl.DataFrame | None = None  # the task's metrics per window on late outcomes
+    residual_ks: float | None = None  # regression: late residuals vs the test residuals
 
 
-def _model_reference(config: Config, model_tag: str) -> tuple[pl.DataFrame, float | None, str]:
-    """The features the model learned from (its gold table at the recorded version) and its test ROC AUC."""
+def _model_reference(config: Config, model_tag: str) -> tuple[pl.DataFrame, dict, str]:
+    """The features the model learned from (its gold table at the recorded version) and its metadata (test metrics,
+    residuals)."""
     import bentoml
 
     try:
@@ -64,7 +69,7 @@ def _model_reference(config: Config, model_tag: str) -> tuple[pl.DataFrame, floa
     metadata = model.info.metadata
     layer, name = metadata["gold_table"].split("/", 1)
     reference = Lake(config.lake_url).table(layer, name).read(int(metadata["gold_version"]))
-    return reference.select(config.contract.feature_names), metadata.get("metrics", {}).get("roc_auc"), str(model.tag)
+    return reference.select(config.contract.feature_names), dict(metadata), str(model.tag)
 
 
 def labels_table(config: Config) -> TableRef:
@@ -93,7 +98,7 @@ def _outcomes(config: Config, window: pl.DataFrame) -> pl.DataFrame | None:
     labels = labels_table(config)
     if not labels.exists() or REQUEST_KEY not in window.columns:
         return None
-    return join_outcomes(window, labels.read())
+    return join_outcomes(window, labels.read(), task_of(config).score_column)
 
 
 def _drift_rows(drift: DriftReport, run_at: dt.datetime, model: str) -> pl.DataFrame:
@@ -114,7 +119,8 @@ def _drift_rows(drift: DriftReport, run_at: dt.datetime, model: str) -> pl.DataF
 
 def monitor(config: Config, model_tag: str, hours: float | None = None) -> MonitorResult:
     lake, dataset, settings = Lake(config.lake_url), config.contract.dataset, config.monitoring
-    reference, training_auc, model = _model_reference(config, model_tag)
+    task = task_of(config)
+    reference, metadata, model = _model_reference(config, model_tag)
     window = served_window(config, hours)
     run = Run(
         stage="monitor",
@@ -124,11 +130,17 @@ def monitor(config: Config, model_tag: str, hours: float | None = None) -> Monit
     drift = detect_drift(reference, window, config.contract, settings)
     joined = _outcomes(config, window)
     served = joined is not None and joined.height
-    performance = performance_by_window(joined, positive_class=config.contract.positive_class) if served else None
+    positive = config.contract.positive_class
+    performance = performance_by_window(joined, positive_class=positive, task=task) if served else None
     verdict = None
     if joined is not None and VARIANT in joined.columns and joined[VARIANT].n_unique() == 2:
-        verdict = compare_variants(joined, settings.significance)
-    decision = decide(drift, performance, settings, training_auc)
+        verdict = compare_variants(joined, settings.significance, task.score_column)
+    residuals, residual_ks = None, None
+    reference_residuals = ((metadata.get("curves") or {}).get("residuals") or {}).get("quantiles")
+    if served and task.name == "regression":  # residual drift: late errors against the model's test errors
+        residuals = (joined[LABEL] - joined[task.score_column]).drop_nulls().to_numpy()
+        residual_ks = residual_drift(residuals, reference_residuals) if reference_residuals else None
+    decision = decide_for_task(drift, performance, config, task, metadata, residuals)
 
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     history = lake.table("monitoring", f"{dataset}_drift")
@@ -149,13 +161,14 @@ def monitor(config: Config, model_tag: str, hours: float | None = None) -> Monit
         verdict,
         out / f"drift-{stamp}.html",
         f"{config.project.name}: drift and performance, {stamp}",
+        residual_ks,
     )
     dashboard = render_dashboard(
         DashboardInputs(
             window.select(
                 *{
                     VARIANT,
-                    PROBABILITY,
+                    task.score_column,
                     LOGGED_AT,
                     "latency_ms",
                     *(c for c in window.columns if c == config.business.value_column),
@@ -167,6 +180,7 @@ def monitor(config: Config, model_tag: str, hours: float | None = None) -> Monit
             config.business.value_column,
             config.business.value_periods,
             config.contract.positive_class,
+            task.name,
         ),
         f"{config.project.name} monitoring",
         out / "dashboard.html",
@@ -180,4 +194,6 @@ def monitor(config: Config, model_tag: str, hours: float | None = None) -> Monit
         "retrain": int(decision.retrain),
     }
     record(lake, run)
-    return MonitorResult(drift, decision, verdict, run.counts["outcomes"], report, dashboard, metrics)
+    return MonitorResult(
+        drift, decision, verdict, run.counts["outcomes"], report, dashboard, metrics, performance, residual_ks
+    )

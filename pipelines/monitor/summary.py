@@ -20,6 +20,12 @@ def print_result(result: MonitorResult, out: Console = console) -> None:
         second = f.statistics.get("ks", f.statistics.get("js", 0.0))
         table.add_row(f.feature, f"{f.statistics['psi']:.3f}", f"{second:.3f}", "DRIFT" if f.drifted else "")
     out.print(table)
+    if result.performance is not None and result.performance.height:
+        latest = result.performance.row(-1, named=True)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in latest.items() if isinstance(v, float))
+        out.print(f"monitor: late outcomes, latest window: {shown} ({latest.get('outcomes', 0)} outcomes)")
+    if result.residual_ks is not None:
+        out.print(f"monitor: residual drift: KS {result.residual_ks:.3f} against the model's test residuals")
     if result.verdict is not None:
         out.print(f"A/B verdict: {result.verdict.sentence()}")
     decision = "; ".join(result.decision.reasons) if result.decision.retrain else "no drift, no performance breach"

@@ -6,12 +6,16 @@ is worse than the champion is still blocked by the gate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import polars as pl
 
-from pipelines.config import MonitoringSettings
+from pipelines.config import Config, MonitoringSettings
 from pipelines.monitor.drift import DriftReport
+from pipelines.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -29,20 +33,33 @@ def decide(
     settings: MonitoringSettings,
     training_roc_auc: float | None,
 ) -> RetrainDecision:
-    """Retrain when any feature (or the score) drifted, or the latest window's AUC broke its floor or dropped."""
+    """Retrain when any feature (or the score) drifted, or the latest window's AUC broke its floor or dropped
+    (a binary model; `decide_for_task` asks any task)."""
+    from pipelines.tasks.binary import BINARY
+
     reasons = []
     if drift is not None and drift.drifted:
         reasons.append(f"drift in {', '.join(drift.drifted)}")
     if performance is not None and performance.height:
         latest = performance.filter(pl.col("window") == performance["window"].max())
-        auc = latest["roc_auc"].drop_nulls()
-        if auc.len():
-            worst = float(auc.min())
-            if worst < settings.min_roc_auc:
-                reasons.append(f"ROC AUC {worst:.3f} < minimum {settings.min_roc_auc:g}")
-            if training_roc_auc is not None and training_roc_auc - worst > settings.max_roc_auc_drop:
-                reasons.append(
-                    f"ROC AUC fell {training_roc_auc - worst:.3f} from {training_roc_auc:.3f} at training "
-                    f"(limit {settings.max_roc_auc_drop:g})"
-                )
+        reasons += BINARY.retrain_reasons(latest, None, {"metrics": {"roc_auc": training_roc_auc}}, settings)
+    return RetrainDecision(reasons)
+
+
+def decide_for_task(
+    drift: DriftReport | None,
+    performance: pl.DataFrame | None,
+    config: Config,
+    task: Task,
+    metadata: Mapping[str, Any],
+    residuals: np.ndarray | None = None,
+) -> RetrainDecision:
+    """Retrain on drift, or on the task's own verdict on the latest window of late outcomes (binary: its ROC AUC
+    floor and drop; regression: RMSE risen over the test RMSE, residuals drifted from the test residuals)."""
+    reasons = list(decide(drift, None, config.monitoring, None).reasons)
+    if performance is not None and performance.height:
+        latest = performance.filter(pl.col("window") == performance["window"].max())
+        reasons += task.retrain_reasons(latest, residuals, metadata, config.monitoring)
+    elif residuals is not None:
+        reasons += task.retrain_reasons(pl.DataFrame(), residuals, metadata, config.monitoring)
     return RetrainDecision(reasons)

@@ -64,7 +64,7 @@ def check_proposal(path: Path, sample: Sample) -> None:
 
 def init(
     sources: Annotated[list[Path], typer.Option("--from", help="Sample files or folders (CSV, Parquet, NDJSON).")],
-    target: Annotated[str, typer.Option(help="The column to predict (two classes).")],
+    target: Annotated[str, typer.Option(help="The column to predict (two classes, or a number).")],
     config: Annotated[Path, typer.Option("--config", "-c", help="Config file to write or compare with.")] = Path(
         "mlrig.toml"
     ),
@@ -75,6 +75,10 @@ def init(
         str | None, typer.Option(help="Column that identifies an entity (default: inferred).")
     ] = None,
     positive_class: Annotated[str | None, typer.Option(help="The target value that counts as positive.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="binary or regression (default: regression for a numeric target with many values)."),
+    ] = None,
     write: Annotated[
         bool, typer.Option("--write", help="Replace an existing contract after showing the changes.")
     ] = False,
@@ -86,7 +90,9 @@ def init(
     try:
         sample = read_sample(sources)
         name = dataset or "".join(ch if ch.isalnum() else "_" for ch in sample.files[0].stem.split("_20")[0]).lower()
-        proposed = infer_contract(sample.frame, target, name, entity_key, positive_class)
+        if task not in (None, "binary", "regression"):
+            raise InferenceError(f"--task {task!r}: use binary or regression")
+        proposed = infer_contract(sample.frame, target, name, entity_key, positive_class, task)
     except (SniffError, InferenceError) as err:
         console.print(f"[red]init failed:[/] {err}")
         raise typer.Exit(1) from err

@@ -1,5 +1,6 @@
 """Proposes a data contract from a sample: each column's type, nullability, range, allowed values and role,
-the target and its positive class, an entity key and an event time, and what to do with PII.
+the task (a numeric target with many values is a regression, anything else a binary classification), the target
+and its positive class, an entity key and an event time, and what to do with PII.
 
 It proposes; a person reviews (the terminal summary and the commented config) before anything runs. Every
 choice carries a note saying why, so the review is reading, not guessing.
@@ -23,6 +24,7 @@ BOUND_QUANTILES = (0.01, 0.99)  # bounds from the bulk of the data, so a few typ
 OUTLIER_GAP = 10.0  # a top value ≥ 10× the next is an error (a unit slip, extra zeros, a 99999 sentinel)
 OUTLIER_SHARE = 0.01  # …when such values are rare: a real heavy tail is not a few isolated points
 OUTLIER_MIN_VALUES = 100  # …and the column has enough positive values to tell a tail from a slip
+REGRESSION_MIN_DISTINCT = 20  # a numeric target with at least this many values is a quantity, not a class code
 TARGET_NOISE_SHARE = 0.05  # values beyond the two main target classes, up to this share, are dirt
 PLACEHOLDERS = {"n/a", "na", "#n/a", "null", "none", "nan", "?", "-", "--", "unknown", "invalid", "tbd", "#value!"}
 ID_UNIQUE_SHARE = 0.95
@@ -67,7 +69,7 @@ class ProposedColumn:
 class ProposedContract:
     dataset: str
     target: str
-    positive_class: str
+    positive_class: str | None  # regression: none
     entity_key: str | None
     event_time: str | None
     columns: list[ProposedColumn]
@@ -76,6 +78,7 @@ class ProposedContract:
     value_column: str | None = None  # [business]: what one record is worth per period
     duplicate_key: list[str] = field(default_factory=list)  # empty: the whole row
     positive_rate: float = 0.5  # of the sample's two classes: sets the trivial baselines the gate must beat
+    task: str = "binary"
 
 
 def _parses(values: pl.Series, dtype: pl.DataType) -> float:
@@ -249,13 +252,39 @@ def _event_time(columns: list[ProposedColumn]) -> str | None:
     return (hinted or times or [None])[0]
 
 
+def propose_task(values: pl.Series) -> tuple[str, str]:
+    """(task, why): regression for a numeric target with many distinct values (a price, a demand, days to an
+    event), binary classification otherwise (two classes, perhaps coded 0/1)."""
+    present = values.drop_nulls().str.strip_chars()
+    present = present.filter(present != "")
+    numbers = present.cast(pl.Float64, strict=False).drop_nulls()
+    distinct = numbers.n_unique()
+    if present.len() and numbers.len() / present.len() >= PARSE_SHARE and distinct >= REGRESSION_MIN_DISTINCT:
+        return "regression", f"numeric with {distinct} distinct values: a quantity to predict (regression)"
+    return "binary", "two classes to tell apart (binary classification)"
+
+
 def infer_contract(
-    sample: pl.DataFrame, target: str, dataset: str, entity_key: str | None = None, positive_class: str | None = None
+    sample: pl.DataFrame,
+    target: str,
+    dataset: str,
+    entity_key: str | None = None,
+    positive_class: str | None = None,
+    task: str | None = None,
 ) -> ProposedContract:
+    """The contract for `sample`; `task` (binary or regression) is proposed from the target unless given."""
     if sample.height == 0:
         raise InferenceError("the sample has no rows: point init at files with data")
     if target not in sample.columns:
         raise InferenceError(f"target column {target!r} is not in the sample; its columns are {sample.columns}")
+    if task is None:
+        task, why = propose_task(sample[target].cast(pl.String))
+    else:
+        why = "as asked (--task)"
+    if task == "regression":
+        if positive_class is not None:
+            raise InferenceError("a regression target has no positive class: drop --positive-class")
+        return _regression_contract(sample, target, dataset, entity_key, why)
     classes, noise = _target_classes(sample[target], target)
     entity_key = entity_key or _entity_key(sample, target)
     columns = [infer_column(name, sample[name], sample.height, entity_key) for name in sample.columns]
@@ -291,6 +320,42 @@ def infer_contract(
         _value_column(columns),
         _duplicate_key(sample, entity_key, event_time),
         positive_rate,
+    )
+
+
+def _regression_contract(
+    sample: pl.DataFrame, target: str, dataset: str, entity_key: str | None, why: str
+) -> ProposedContract:
+    """A numeric target: typed and bounded like any number (values outside the bounds, or not numbers, are
+    quarantined: a row without a real outcome teaches nothing), never null."""
+    entity_key = entity_key or _entity_key(sample, target)
+    columns = [infer_column(name, sample[name], sample.height, entity_key) for name in sample.columns]
+    by_name = {c.name: c for c in columns}
+    label = by_name[target]
+    if label.dtype not in ("int", "float"):
+        raise InferenceError(f"target {target!r} is not numeric in the sample: regression needs numbers")
+    label.role, label.pii, label.allowed, label.nullable = "target", None, None, False
+    label.notes = [n.replace("nullable", "those rows are quarantined (no outcome to learn)") for n in label.notes]
+    label.notes.append(f"task: {why}")
+    if entity_key:
+        key = by_name[entity_key]
+        key.role, key.min, key.max, key.nullable = "id", None, None, False
+    event_time = _event_time(columns)
+    if event_time:
+        by_name[event_time].role = "timestamp"
+        by_name[event_time].nullable = False
+    return ProposedContract(
+        dataset,
+        target,
+        None,
+        entity_key,
+        event_time,
+        columns,
+        sample.height,
+        _segments(columns),
+        _value_column(columns),
+        _duplicate_key(sample, entity_key, event_time),
+        task="regression",
     )
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import Table
 
-from pipelines.ml.lift import trivial_baseline
 from pipelines.onboard.infer import ProposedContract
 from pipelines.onboard.sniff import Sample
+from pipelines.tasks.binary.lift import trivial_baseline
 
 
 def _set_storage(document: tomlkit.TOMLDocument, sample: Sample) -> None:
@@ -39,7 +39,11 @@ def contract_table(proposed: ProposedContract) -> Table:
     )
     table.add("dataset", proposed.dataset)
     table.add("target", proposed.target)
-    table.add("positive_class", proposed.positive_class)
+    if proposed.task == "binary":
+        table.add("positive_class", proposed.positive_class)
+    else:
+        table.add("task", proposed.task)
+        table.add(tomlkit.comment("a numeric target with many values: regression (set task = 'binary' otherwise)"))
     if proposed.entity_key:
         table.add("entity_key", proposed.entity_key)
     else:
@@ -69,12 +73,13 @@ def contract_table(proposed: ProposedContract) -> Table:
     return table
 
 
-def _set_names(document: tomlkit.TOMLDocument, dataset: str) -> None:
+def _set_names(document: tomlkit.TOMLDocument, dataset: str, task: str = "binary") -> None:
     """A new dataset gets its own model and service names, so its models never mix with another's in a store."""
     name = dataset.replace("_", "-")
+    kind = "classifier" if task == "binary" else "regressor"
     for section, key, value in (
         ("project", "name", dataset),
-        ("model", "name", f"{name}-classifier"),
+        ("model", "name", f"{name}-{kind}"),
         ("serving", "service_name", f"{name}-scorer"),
     ):
         if section in document:
@@ -96,8 +101,12 @@ def _set_column_settings(document: tomlkit.TOMLDocument, proposed: ProposedContr
 
 def _add_lift_rules(gate: Table, proposed: ProposedContract) -> None:
     """min_lift and lift_confidence, with the reasons for them (docs/onboarding.md says more)."""
+    if proposed.task == "regression":
+        _add_regression_lift_rules(gate)
+        return
     for line in (
-        "init: a model must beat what needs no model, by more than the noise of the test rows (pipelines/ml/lift.py):",
+        "init: a model must beat what needs no model, by more than the noise of the test rows",
+        "  (pipelines/tasks/binary/lift.py):",
         "  roc_auc: chance is 0.5; the 95 % lower bound of the lift (stratified bootstrap of the test rows) must",
         "  exceed 0: a model with no signal fails, a weak real one passes. A fixed margin (0.6) is too loose on a few",
         "  hundred rows (a no-signal model reaches 0.55 one time in ten with 60 positives) and too strict on many.",
@@ -112,6 +121,42 @@ def _add_lift_rules(gate: Table, proposed: ProposedContract) -> None:
     confidence = tomlkit.inline_table()
     confidence.update({"roc_auc": 0.95, "f1": 0.5})
     gate.add("lift_confidence", confidence)
+
+
+def _add_regression_lift_rules(gate: Table) -> None:
+    for line in (
+        "init: a model must beat the constant that needs no model, by more than the noise of the test rows",
+        "  (pipelines/tasks/regression.py): rmse against predicting the mean, at the 95 % lower bound of a",
+        "  bootstrap of the test rows; mae against predicting the median, on the median resample.",
+    ):
+        gate.add(tomlkit.comment(line))
+    lift = tomlkit.inline_table()
+    lift.update({"rmse": 0.0, "mae": 0.0})
+    gate.add("min_lift", lift)
+    confidence = tomlkit.inline_table()
+    confidence.update({"rmse": 0.95, "mae": 0.5})
+    gate.add("lift_confidence", confidence)
+
+
+def _set_regression_rules(document: tomlkit.TOMLDocument) -> None:
+    """What a regression gate and monitoring check beyond the lift: scale-free comparisons with the champion (R²,
+    since an RMSE limit is in the target's unit), no decision threshold, RMSE and residual drift on outcomes."""
+    gate = document["gate"]
+    gate["max_regression"] = tomlkit.inline_table()
+    gate["max_regression"].update({"r2": 0.01})
+    gate["max_regression"].comment("init: how far below the champion's R², on the same test rows")
+    gate["max_slice_gap"].comment("init: add e.g. r2 = 0.2 once every slice group has enough test rows")
+    model = document["model"]
+    if "threshold" in model:
+        del model["threshold"]  # a regressor decides nothing
+    monitoring = document.setdefault("monitoring", tomlkit.table())
+    for key in ("min_roc_auc", "max_roc_auc_drop"):
+        if key in monitoring:
+            del monitoring[key]
+    monitoring["max_rmse_rise"] = 0.25
+    monitoring["max_rmse_rise"].comment("init: late outcomes' RMSE may exceed the test RMSE by 25 % before retraining")
+    monitoring["max_residual_ks"] = 0.2
+    monitoring["max_residual_ks"].comment("init: residual drift, late residuals vs the test residuals (KS)")
 
 
 def _set_decisions(document: tomlkit.TOMLDocument, proposed: ProposedContract) -> None:
@@ -161,7 +206,9 @@ def render_config(proposed: ProposedContract, sample: Sample, base: str) -> str:
     document.add("contract", contract_table(proposed))
     _set_column_settings(document, proposed)
     _set_decisions(document, proposed)
-    _set_names(document, proposed.dataset)
+    if proposed.task == "regression":
+        _set_regression_rules(document)
+    _set_names(document, proposed.dataset, proposed.task)
     return tomlkit.dumps(document)
 
 
@@ -192,7 +239,7 @@ def contract_changes(old_config: str, new_config: str) -> list[str]:
     new = tomlkit.parse(new_config).get("contract", {})
     changes = [
         f"{key}: {old.get(key)!r} → {new.get(key)!r}"
-        for key in ("target", "positive_class", "entity_key", "event_time", "duplicate_key")
+        for key in ("target", "task", "positive_class", "entity_key", "event_time", "duplicate_key")
         if old.get(key) != new.get(key)
     ]
     old_columns, new_columns = dict(old.get("columns", {})), dict(new.get("columns", {}))

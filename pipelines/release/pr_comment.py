@@ -16,7 +16,7 @@ from pathlib import Path
 from pipelines.config import Config
 
 MARKER = "<!-- mlrig:pr-comment -->"
-HEADLINE_METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy")
+HEADLINE_METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy")  # binary; other tasks: their headline
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,17 @@ def model_section(config: Config, gate_verdict: Path) -> list[str]:
         f"| metric | this run `{candidate_tag}` | champion `{champion or 'none'}` |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {m} | {_metric(candidate, m)} | {_metric(champion_meta, m)} |" for m in HEADLINE_METRICS]
+    lines += [f"| {m} | {_metric(candidate, m)} | {_metric(champion_meta, m)} |" for m in _headline(config)]
     return [*lines, "", *gate_lines(gate_verdict)]
+
+
+def _headline(config: Config) -> tuple[str, ...]:
+    """The metrics a reviewer compares first: the task's (pipelines/tasks/)."""
+    from pipelines.tasks import get_task
+
+    if config.contract.task == "binary":
+        return HEADLINE_METRICS
+    return tuple(m for m in get_task(config.contract.task).headline if m in get_task(config.contract.task).metrics)
 
 
 def gate_lines(path: Path) -> list[str]:

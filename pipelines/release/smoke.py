@@ -15,6 +15,7 @@ import httpx
 
 from pipelines.config import Config
 from pipelines.contract import example_request
+from pipelines.tasks import Task, get_task
 
 
 @dataclass
@@ -93,11 +94,11 @@ def run_smoke(config: Config, url: str, requests: int | None = None, p99_budget_
             return report
         _check_rejects_bad_input(client, config, report)
         body = example_request(config.contract)
-        _score_once(
-            client, body, 0, SmokeReport(url=report.url, requests=1)
-        )  # warm-up: first-call setup is not latency
+        task = get_task(config.contract.task)
+        warm_up = SmokeReport(url=report.url, requests=1)
+        _score_once(client, body, 0, warm_up, task)  # first-call setup is not latency
         for number in range(1, report.requests + 1):
-            _score_once(client, body, number, report)
+            _score_once(client, body, number, report, task)
     return report
 
 
@@ -114,7 +115,7 @@ def _check_rejects_bad_input(client: httpx.Client, config: Config, report: Smoke
         report.failures.append(f"contract check: a request outside the contract got {answer.status_code}, not 400")
 
 
-def _score_once(client: httpx.Client, body: dict, number: int, report: SmokeReport) -> None:
+def _score_once(client: httpx.Client, body: dict, number: int, report: SmokeReport, task: Task) -> None:
     started = time.perf_counter()
     try:
         answer = client.post("/score", json=body)
@@ -125,8 +126,8 @@ def _score_once(client: httpx.Client, body: dict, number: int, report: SmokeRepo
     if answer.status_code != 200:
         report.failures.append(f"request {number}: /score answered {answer.status_code}: {answer.text[:200]}")
         return
-    probability = answer.json().get("probability")
-    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-        report.failures.append(f"request {number}: probability {probability!r} is not in [0, 1]")
+    problem = task.answer_problem(answer.json())  # a probability in [0, 1], or a finite number
+    if problem:
+        report.failures.append(f"request {number}: {problem}")
         return
     report.latencies_ms.append(elapsed_ms)

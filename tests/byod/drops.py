@@ -288,3 +288,17 @@ SPECS = {
         crlf=True,
     ),
 }
+
+
+# A public regression table as a jeweller's sales ledger would be exported: the price each stone sold for.
+REGRESSION_SPECS = {
+    "diamonds": DropSpec(
+        name="diamond_sales",
+        source="diamonds",
+        target="price",
+        locales=("en_US", "en_GB", "nl_NL", "de_DE"),
+        contacts=ContactColumns(name="buyer", email="buyer_email", phone="buyer_phone", address="delivery_address"),
+        key="sale_id",
+        seed=14,
+    ),
+}

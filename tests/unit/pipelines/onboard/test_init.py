@@ -108,3 +108,32 @@ def test_three_class_target_is_refused_with_a_way_out():
 
     with pytest.raises(InferenceError, match="binary"):
         infer_contract(pl.DataFrame({"x": ["1", "2", "3"], "y": ["a", "b", "c"]}), "y", "t")
+
+
+def test_a_numeric_target_with_many_values_is_proposed_as_a_regression(tmp_path):
+    """The loan book's amount as the target: a quantity, not two classes. The config init writes loads, names the
+    task, has no positive class, and gates on the regression task's metrics."""
+    from pipelines.tasks import task_of
+
+    path = write_loans_csv(tmp_path / "drops")
+    result = _init(tmp_path / "mlrig.toml", path, "loan_amount")
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "mlrig.toml")
+    assert config.contract.task == "regression" and config.contract.positive_class is None
+    assert config.contract.columns["loan_amount"].role == "target"
+    assert config.model.name.endswith("-regressor")
+    assert set(config.gate.min_lift) == {"rmse", "mae"} and config.gate.max_regression == {"r2": 0.01}
+    assert task_of(config).name == "regression"  # every gate rule names one of its metrics
+
+
+def test_a_zero_one_target_stays_binary_and_task_can_be_forced():
+    import polars as pl
+
+    from pipelines.onboard.infer import propose_task
+
+    assert propose_task(pl.Series(["0", "1", "1", "0"] * 10))[0] == "binary"
+    assert propose_task(pl.Series([str(v) for v in range(40)]))[0] == "regression"
+    frame = pl.DataFrame({"x": [str(v % 7) for v in range(60)], "y": [str(v) for v in range(60)]})
+    assert infer_contract(frame, "y", "t").task == "regression"
+    with pytest.raises(InferenceError, match="positive class"):
+        infer_contract(frame, "y", "t", positive_class="3", task="regression")

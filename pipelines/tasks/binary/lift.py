@@ -18,24 +18,21 @@ large ones. Pure functions of arrays: no I/O, no model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import numpy as np
 
-from pipelines.config import LIFT_METRICS
-from pipelines.ml.threshold import decide
+from pipelines.tasks import Lift
+from pipelines.tasks.binary.threshold import decide
+from pipelines.tasks.evaluation import resample_counts
 
-
-@dataclass(frozen=True)
-class Lift:
-    metric: str
-    value: float  # the model's metric on the test rows
-    baseline: float  # the trivial baseline's, on the same rows
-    lower_bound: float  # of value − baseline, at `confidence`, over `rounds` resamples
-    confidence: float
-    rounds: int
-    rows: int
-    positives: int
+# metric → the trivial decision it is compared with (the task's `lift_metrics`)
+LIFT_METRICS = {
+    "roc_auc": "chance (0.5)",
+    "f1": "flagging everyone",
+    "precision": "flagging at random",
+    "accuracy": "the majority class",
+}
 
 
 def trivial_baseline(metric: str, positive_rate: float) -> float:
@@ -45,13 +42,6 @@ def trivial_baseline(metric: str, positive_rate: float) -> float:
     if metric not in baselines:
         raise ValueError(f"{metric!r} has no trivial baseline; use one of {list(LIFT_METRICS)}")
     return baselines[metric]
-
-
-def _resample_counts(rows: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """(rounds + 1, rows): how often each row is drawn in each resample; the first row is the sample itself."""
-    drawn = rng.integers(0, rows, size=(rounds, rows)) + np.arange(rounds)[:, None] * rows
-    counts = np.bincount(drawn.ravel(), minlength=rounds * rows).reshape(rounds, rows)
-    return np.vstack([np.ones(rows, dtype=counts.dtype), counts])
 
 
 def _weighted_auc(pos_scores: np.ndarray, neg_scores: np.ndarray, pos_w: np.ndarray, neg_w: np.ndarray) -> np.ndarray:
@@ -79,7 +69,7 @@ def lift_bounds(
     labels: np.ndarray,
     scores: np.ndarray,
     threshold: float,
-    confidences: dict[str, float],
+    confidences: Mapping[str, float],
     rounds: int = 1000,
     seed: int = 0,
 ) -> dict[str, Lift]:
@@ -96,7 +86,7 @@ def lift_bounds(
     rate = positives / len(labels)
     rng = np.random.default_rng(seed)
     positive = labels == 1
-    pos_w, neg_w = _resample_counts(positives, rounds, rng), _resample_counts(len(labels) - positives, rounds, rng)
+    pos_w, neg_w = resample_counts(positives, rounds, rng), resample_counts(len(labels) - positives, rounds, rng)
     flagged = np.asarray(decide(scores, threshold), dtype=bool)
     result = {}
     for metric, confidence in confidences.items():

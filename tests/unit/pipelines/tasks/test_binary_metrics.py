@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.ml.evaluate import calibration, classification_metrics, evaluate, slice_metrics
+from pipelines.tasks.binary.metrics import calibration, classification_metrics, evaluate, slice_metrics
 
 
 def test_brier_is_zero_for_certain_right_answers_and_one_for_certain_wrong_ones():

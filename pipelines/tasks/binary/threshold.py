@@ -1,5 +1,6 @@
 """The decision threshold of a binary classifier: chosen on validation data by the policy in `[model.threshold]`,
-stored with the model, and applied by the gate, the service and monitoring through `decide`.
+stored with the model, and applied by the gate, the service and monitoring through `decide`. Part of the binary
+task (pipelines/tasks/binary/).
 
 A fixed 0.5 is right only when classes are balanced and errors cost the same: on a book with 5 % defaults a good
 model rarely scores a case above 0.5, so it "predicts" no defaults at all (F1 0). Policies:
@@ -7,7 +8,7 @@ model rarely scores a case above 0.5, so it "predicts" no defaults at all (F1 0)
 - `cost`: the least expected cost when a missed positive costs `cost_ratio` false alarms;
 - `min_precision` / `min_recall`: the most recall (precision) while precision (recall) stays at least the target;
 - `fixed`: `value`, as configured.
-Pure functions of arrays: no I/O, no model (binary classification only; a regression task has no threshold).
+Pure functions of arrays: no I/O, no model (a regression task has no threshold).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, roc_auc_score
 
-from pipelines.ml.lift import lift_bounds, trivial_baseline
+from pipelines.tasks.binary.lift import lift_bounds, trivial_baseline
 
 ALL = {"roc_auc": 0.95, "f1": 0.95, "precision": 0.95, "accuracy": 0.95}
 

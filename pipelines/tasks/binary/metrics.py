@@ -1,4 +1,4 @@
-"""Evaluate: the metrics a reviewer asks for first, computed on the held-out split only.
+"""Binary evaluation: the metrics a reviewer asks for first, computed on the held-out split only.
 
 Beyond the headline numbers: calibration (is a 0.3 really a 30 % risk?), the confusion matrix, and the same
 metrics per group of each categorical slice column the config names, because a model can be good on
@@ -15,6 +15,7 @@ from sklearn.metrics import (
     brier_score_loss,
     confusion_matrix,
     f1_score,
+    log_loss,
     precision_recall_curve,
     precision_score,
     recall_score,
@@ -22,8 +23,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from pipelines.ml.threshold import DEFAULT_THRESHOLD as DECISION_THRESHOLD
-from pipelines.ml.threshold import decide
+from pipelines.tasks import evaluation
+from pipelines.tasks.binary.threshold import DEFAULT_THRESHOLD as DECISION_THRESHOLD
+from pipelines.tasks.binary.threshold import decide
 
 CALIBRATION_BINS = 10
 
@@ -40,6 +42,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: fl
         "f1": float(f1_score(labels, predicted, zero_division=0)),
         "roc_auc": float(roc_auc_score(labels, scores)) if both_classes else None,
         "brier": float(brier_score_loss(labels, scores, pos_label=1)),
+        "log_loss": float(log_loss(labels, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1])) if len(labels) else None,
         "confusion_matrix": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
         "threshold": threshold,
         "test_rows": len(labels),
@@ -51,14 +54,7 @@ def slice_metrics(
     labels: np.ndarray, scores: np.ndarray, groups: pd.DataFrame, threshold: float = DECISION_THRESHOLD
 ) -> dict[str, dict[str, dict]]:
     """{slice column: {group value: metrics}} for every column in `groups` (null values form a "(missing)" group)."""
-    result: dict[str, dict[str, dict]] = {}
-    for column in groups.columns:
-        values = groups[column].astype("string").fillna("(missing)").to_numpy()
-        result[column] = {
-            str(value): classification_metrics(labels[values == value], scores[values == value], threshold)
-            for value in sorted(set(values))
-        }
-    return result
+    return evaluation.slice_metrics(labels, scores, groups, lambda y, s: classification_metrics(y, s, threshold))
 
 
 def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = CALIBRATION_BINS) -> dict[str, list[float]]:
@@ -72,16 +68,10 @@ def curves(labels: np.ndarray, scores: np.ndarray) -> dict[str, dict[str, list[f
     fpr, tpr, _ = roc_curve(labels, scores)
     precision, recall, _ = precision_recall_curve(labels, scores)
     return {
-        "roc": _thin({"fpr": fpr, "tpr": tpr}),
-        "precision_recall": _thin({"recall": recall, "precision": precision}),
+        "roc": evaluation.thin({"fpr": fpr, "tpr": tpr}),
+        "precision_recall": evaluation.thin({"recall": recall, "precision": precision}),
         "calibration": calibration(labels, scores),
     }
-
-
-def _thin(series: dict[str, np.ndarray], points: int = 200) -> dict[str, list[float]]:
-    length = len(next(iter(series.values())))
-    keep = np.unique(np.linspace(0, length - 1, min(points, length)).astype(int))
-    return {name: np.asarray(values)[keep].round(4).tolist() for name, values in series.items()}
 
 
 def evaluate(
