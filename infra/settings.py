@@ -155,6 +155,7 @@ class DataSettings:
     deadline_seconds: int
     backoff_limit: int
     sizing: Sizing = field(default_factory=Sizing)
+    partitions: int = 1  # refine and features run as this many pods, one shard of the tables each
 
     STAGES = ("ingest", "refine", "features", "report")
     SCHEDULES: ClassVar[dict[str, str]] = {
@@ -163,6 +164,7 @@ class DataSettings:
         "features": "0 3 * * *",
         "report": "30 3 * * *",
     }
+    SHARDED = ("refine", "features")
 
     @classmethod
     def from_stack_config(cls) -> DataSettings:
@@ -173,6 +175,7 @@ class DataSettings:
             deadline_seconds=c.get_int("deadlineSeconds") or default(HardenedJobArgs, "active_deadline_seconds"),
             backoff_limit=_backoff(c, default(HardenedJobArgs, "backoff_limit")),
             sizing=read_sizing(c, "job"),
+            partitions=c.get_int("partitions") or default(cls, "partitions"),
         )
 
 

@@ -1,5 +1,5 @@
 # Data pipeline verbs: bronze → silver → gold, its report and its benchmark.
-BENCH_ROWS ?= 1000000
+BENCH_ROWS ?= 1000000 20000000
 
 .PHONY: data data-report bench-data
 
@@ -12,5 +12,5 @@ data: install ## Ingest new raw drops, refine, build gold, write the data-qualit
 data-report: install ## Write the data-quality report for the current silver (HTML in <work>/reports/)
 	$(BIN)/mlrig report
 
-bench-data: install ## Bronze → gold on BENCH_ROWS (1M) generated rows: wall time + peak RSS vs a polars baseline
-	$(BIN)/python -m pipelines.data.bench main --rows $(BENCH_ROWS)
+bench-data: install ## Bronze → gold at BENCH_ROWS (1M and 20M) generated rows: time, peak RSS, rows/s vs a polars baseline
+	nice -n 10 $(BIN)/python -m pipelines.data.bench main $(foreach n,$(BENCH_ROWS),--rows $(n))

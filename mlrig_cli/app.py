@@ -53,10 +53,29 @@ from pipelines.release.cli import app as release_app
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
-PartitionOption = Annotated[
-    str | None,
-    typer.Option(help="Only this _ingest_date partition (YYYY-MM-DD), e.g. one pod of a Kubernetes Indexed Job."),
+ShardsOption = Annotated[
+    int,
+    typer.Option(min=1, help="Split the records into this many shards by a hash of their duplicate key."),
 ]
+ShardOption = Annotated[
+    int | None,
+    typer.Option(
+        envvar="JOB_COMPLETION_INDEX",
+        help="Only this shard (0 ≤ index < --shards): one pod of a Kubernetes Indexed Job, which sets it.",
+    ),
+]
+
+
+def _shard(index: int | None, shards: int):
+    """The shard one run covers (None: all of them), refused plainly when it does not exist."""
+    from pipelines.data.refine import RefineError, Shard
+
+    if index is None:
+        return None
+    try:
+        return Shard(index, shards)
+    except RefineError as err:
+        raise _fail("shard", err) from err
 
 
 def _progress(stage: str):
@@ -123,7 +142,7 @@ def ingest(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def refine(config: ConfigOption = None, partition: PartitionOption = None) -> None:
+def refine(config: ConfigOption = None, shards: ShardsOption = 1, shard: ShardOption = None) -> None:
     """Validate bronze against the contract, drop duplicates and PII: → silver + quarantine. Example: mlrig refine"""
     from pipelines.data.refine import RefineError
     from pipelines.data.refine import refine as run_refine
@@ -137,9 +156,10 @@ def refine(config: ConfigOption = None, partition: PartitionOption = None) -> No
                 Lake(cfg.lake_url),
                 cfg.contract,
                 key,
-                partition,
+                _shard(shard, shards),
                 progress=_progress("refine"),
                 max_quarantine_share=cfg.quality.max_quarantine_share,
+                shards=shards,
             )
     except (RefineError, PiiKeyError) as err:
         raise _fail("refine", err) from err
@@ -161,7 +181,14 @@ def refine(config: ConfigOption = None, partition: PartitionOption = None) -> No
 
 
 @app.command()
-def features(config: ConfigOption = None, partition: PartitionOption = None) -> None:
+def features(
+    config: ConfigOption = None,
+    shards: ShardsOption = 1,
+    shard: ShardOption = None,
+    if_ready: Annotated[
+        bool, typer.Option(help="Build nothing (and exit 0) until refine has read bronze's latest version.")
+    ] = False,
+) -> None:
     """Build gold: model-ready features and churn by segment. Example: mlrig features"""
     from pipelines.data.features import FeaturesError, build_gold
 
@@ -169,10 +196,18 @@ def features(config: ConfigOption = None, partition: PartitionOption = None) -> 
     try:
         with console.status("building gold"):
             result = build_gold(
-                Lake(cfg.lake_url), cfg.contract, partition, progress=_progress("features"), business=cfg.business
+                Lake(cfg.lake_url),
+                cfg.contract,
+                _shard(shard, shards),
+                progress=_progress("features"),
+                business=cfg.business,
+                if_ready=if_ready,
             )
     except FeaturesError as err:
         raise _fail("features", err) from err
+    if result.waiting:
+        console.print(f"features: nothing built: {result.waiting}")
+        return
     state = "up to date" if result.up_to_date else f"{result.rows} rows"
     console.print(
         f"features: gold {state} (features version {result.features_version}, "
@@ -436,8 +471,8 @@ def demo(
     stages = [
         ("generate", lambda: generate(config=config, rows=rows, days=4, seed=7)),
         ("ingest", lambda: ingest(config=config)),
-        ("refine", lambda: refine(config=config, partition=None)),
-        ("features", lambda: features(config=config, partition=None)),
+        ("refine", lambda: refine(config=config, shards=1, shard=None)),
+        ("features", lambda: features(config=config, shards=1, shard=None, if_ready=False)),
         ("report", lambda: report(config=config)),
         ("train", lambda: train(config=config)),
         ("gate", lambda: gate(config=config, tag=None)),

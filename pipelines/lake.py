@@ -15,14 +15,15 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 Layer = Literal["bronze", "silver", "quarantine", "gold", "lineage", "predictions", "monitoring"]
@@ -44,6 +45,12 @@ BLOCK_WRITE_ENV, BLOCK_READY_ENV = "MLRIG_TEST_BLOCK_WRITE", "MLRIG_TEST_BLOCK_R
 COMMIT_ATTEMPTS = 8  # concurrent partition writers on 2 cores settled within 3 in trials; 8 leaves margin
 _BATCH_ROWS = 64_000
 WRITE_ID_KEY = "mlrig_write_id"
+# zstd at its fastest level: as quick to write as the default snappy here, and files ~40 % smaller (measured on
+# gold features: 1.65 s / 42 MB against 1.73 s / 73 MB for 980k rows). Row groups of 128k rows, not the writer's
+# default 1M: a reader decodes a row group at a time (several, reading ahead), so its memory follows this size;
+# with 1M-row groups a streamed read of 20M silver rows peaked at 3.6 GiB.
+ROW_GROUP_ROWS = 131_072
+_WRITER = WriterProperties(compression="ZSTD", compression_level=1, max_row_group_size=ROW_GROUP_ROWS)
 HISTORY_SEARCH = 100  # commits to look back for our own; far more than concurrent partition writers make
 
 
@@ -58,9 +65,55 @@ def storage_options(url: str) -> dict[str, str] | None:
     return options
 
 
-def _batches(table: pa.Table, label: str) -> Iterator[pa.RecordBatch]:
+@dataclass(frozen=True)
+class Batches:
+    """Rows made as they are written: `make()` yields frames of `schema`, and is called again if a commit
+    race makes the write start over. An exception it raises aborts the write (nothing is committed) and is
+    raised to the caller as itself."""
+
+    schema: pl.Schema
+    make: Callable[[], Iterator[pl.DataFrame]]
+
+
+Rows = pl.DataFrame | pl.LazyFrame | Batches
+
+
+def parquet_frames(paths: list[str], constants: list[dict[str, str]] | None = None) -> Iterator[pl.DataFrame]:
+    """Parquet files as frames, one row group's batch at a time, `constants[i]` added to file i's rows (a Delta
+    file's partition values). Memory stays at about one row group, however many rows: polars' streaming
+    scans read ahead without bound when the consumer (a Delta writer) is slower, which at 20M rows cost GiBs."""
+    for number, path in enumerate(paths):
+        extra = [pl.lit(v).alias(k) for k, v in (constants[number] if constants else {}).items()]
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS):
+            yield pl.from_arrow(batch).with_columns(extra)
+
+
+def _arrow_batches(frame: Rows) -> Iterator[pa.RecordBatch]:
+    """Rows as Arrow batches; a LazyFrame runs on the streaming engine, so at most a few batches are in memory."""
+    if isinstance(frame, pl.DataFrame):
+        yield from frame.to_arrow().to_batches(max_chunksize=_BATCH_ROWS)
+        return
+    chunks = frame.make() if isinstance(frame, Batches) else frame.collect_batches(chunk_size=_BATCH_ROWS)
+    for chunk in chunks:
+        yield from chunk.to_arrow().to_batches(max_chunksize=_BATCH_ROWS)
+
+
+def _arrow_schema(frame: Rows) -> pa.Schema:
+    schema = frame.schema if isinstance(frame, Batches) else frame.collect_schema()
+    return pl.DataFrame(schema=schema).to_arrow().schema
+
+
+def _batches(frame: Rows, label: str, errors: list[BaseException]) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from _blocking(frame, label)
+    except Exception as err:
+        errors.append(err)  # Delta sees an aborted stream; the caller should see what aborted it
+        raise
+
+
+def _blocking(frame: Rows, label: str) -> Iterator[pa.RecordBatch]:
     block = os.environ.get(BLOCK_WRITE_ENV) == label
-    for number, batch in enumerate(table.to_batches(max_chunksize=_BATCH_ROWS)):
+    for number, batch in enumerate(_arrow_batches(frame)):
         yield batch
         if block and number == 0:
             Path(os.environ[BLOCK_READY_ENV]).touch()
@@ -106,7 +159,7 @@ class TableRef:
 
     def write(
         self,
-        frame: pl.DataFrame,
+        frame: Rows,
         mode: WriteMode,
         partition_by: list[str] | None = None,
         replace_where: str | None = None,
@@ -115,30 +168,37 @@ class TableRef:
 
         `replace_where` (a Delta predicate such as "_ingest_date = '2026-11-01'") overwrites only the matching
         rows, so writers of different partitions do not erase each other; a lost commit race is retried.
+        A LazyFrame is streamed into the commit batch by batch (and re-run on a retry), never held whole.
         """
-        arrow = frame.to_arrow()
+        schema = _arrow_schema(frame)
         options: dict = {"partition_by": partition_by} if partition_by else {}
         if replace_where:
             options["predicate"] = replace_where
         elif mode == "overwrite":
             options["schema_mode"] = "overwrite"
         if replace_where and not self.exists():
-            self._create(arrow.schema, partition_by)
+            self._create(schema, partition_by)
         write_id = uuid.uuid4().hex  # finds our commit in the history even if other writers committed after it
         commit = CommitProperties(custom_metadata={WRITE_ID_KEY: write_id})
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            errors: list[BaseException] = []
             try:
-                stream = pa.RecordBatchReader.from_batches(arrow.schema, _batches(arrow, self.label))
+                stream = pa.RecordBatchReader.from_batches(schema, _batches(frame, self.label, errors))
                 write_deltalake(
                     self.uri,
                     stream,
                     mode=mode,
                     storage_options=storage_options(self.uri),
                     commit_properties=commit,
+                    writer_properties=_WRITER,
                     **options,
                 )
                 break
-            except (CommitFailedError, DeltaError, OSError) as err:
+            except Exception as err:
+                if errors:
+                    raise errors[0] from None
+                if not isinstance(err, (CommitFailedError, DeltaError, OSError)):
+                    raise
                 if attempt == COMMIT_ATTEMPTS or not _is_conflict(err):
                     raise
                 time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - jitter, not security

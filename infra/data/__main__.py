@@ -1,6 +1,11 @@
 """Data: the data pipeline as CronJobs in the platform's namespace (ingest → refine → features → quality report),
 each on the pipeline image with its schedule, retry budget, deadline, no overlap (Forbid) and a short history.
 
+Scale-out: refine and features run as Indexed Jobs of `partitions` pods (a stack setting), pod i refining or
+building shard i of the same Delta tables (JOB_COMPLETION_INDEX tells `mlrig` which); their commits race and
+are retried. Order does not rest on the clocks: features runs `--if-ready`, so it builds nothing until refine
+has read bronze's latest version for its shard, and a late ingest or a slow refine never yields stale gold.
+
 Reads from the platform stack: namespace, lake settings, store credentials, PII key, pipeline identity.
 """
 
@@ -23,6 +28,15 @@ secret_env = {
     "MLRIG_PII_KEY": (platform.require(outputs.PLATFORM_PII_KEY_SECRET), "MLRIG_PII_KEY"),
 }
 
+
+def stage_args(stage: str) -> tuple[str, ...]:
+    """The stage's `mlrig` arguments; a sharded stage's pod reads its index from JOB_COMPLETION_INDEX."""
+    if stage not in settings.SHARDED:
+        return (stage,)
+    gate = ("--if-ready",) if stage == "features" else ()
+    return (stage, "--shards", str(settings.partitions), *gate)
+
+
 jobs = {
     stage: HardenedJob(
         f"data-{stage}",
@@ -30,6 +44,7 @@ jobs = {
             namespace=ns,
             service_account=platform.require(outputs.PLATFORM_PIPELINE_SERVICE_ACCOUNT),
             schedule=schedule,
+            parallelism=settings.partitions if stage in settings.SHARDED else 1,
             active_deadline_seconds=settings.deadline_seconds,
             backoff_limit=settings.backoff_limit,
             labels={"mlrig.io/pipeline": "data", "mlrig.io/stage": stage},
@@ -38,7 +53,7 @@ jobs = {
                 image=settings.image,
                 user_uid=settings.user_uid,
                 command=("mlrig",),
-                args=(stage,),
+                args=stage_args(stage),
                 env=env,
                 env_from_config_maps=(lake_settings,),
                 secret_env=secret_env,

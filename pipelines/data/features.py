@@ -5,12 +5,19 @@ splits, and the target as the task's label (pipelines/tasks/: 0/1 for binary, th
 Feature engineering that the service must repeat lives in the model's own
 preprocessing (pipelines/ml/model.py), not here, so training and serving cannot disagree.
 
-With `partition`, only that `_ingest_date` partition of the feature table is replaced (one pod of an Indexed
-Job each); the segment aggregate spans all partitions, so it is rebuilt by a run without `partition`.
+Bounded memory: the features are a projection of silver, streamed from its Delta files into one gold commit
+batch by batch; the segment aggregate is a streaming group-by. With `shard`, only that shard's `_shard`
+partition is read and replaced (one pod of a Kubernetes Indexed Job each); the segment aggregate spans all
+shards, so it is rebuilt by a run without `shard`, or by shard 0 once every shard's silver is current.
+
+`if_ready` makes the stage wait its turn: it builds nothing unless lineage shows refine has already read
+bronze's latest version for the rows it covers, so a late ingest or a slow refine never lets gold be built on
+stale silver (the cluster's CronJobs run on clocks; this is what orders them).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,9 +25,9 @@ import polars as pl
 
 from pipelines.config import BusinessSettings, Contract
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT
-from pipelines.data.refine import RefineError, partition_filter, partitions
+from pipelines.data.refine import SHARD, Shard, replace_predicate, shard_labels
 from pipelines.lake import Lake
-from pipelines.lineage import Run, is_up_to_date, record
+from pipelines.lineage import LINEAGE_TABLE, Run, is_up_to_date, record
 from pipelines.tasks import get_task
 
 LABEL = "label"
@@ -37,6 +44,7 @@ class FeaturesResult:
     rows: int = 0
     features_version: int | None = None
     segments_version: int | None = None
+    waiting: str | None = None  # with if_ready: why nothing was built (silver older than bronze)
 
 
 def features_table_name(contract: Contract) -> str:
@@ -49,7 +57,7 @@ def build_features(silver: pl.LazyFrame, contract: Contract) -> pl.LazyFrame:
     label = get_task(contract.task).label(contract).alias(LABEL)
     key = [contract.entity_key] if contract.entity_key else []
     time = contract.event_time or INGESTED_AT
-    return silver.select(*key, time, *contract.feature_names, label, INGEST_DATE)
+    return silver.select(*key, time, *contract.feature_names, label, INGEST_DATE, SHARD)
 
 
 def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessSettings) -> pl.LazyFrame:
@@ -79,44 +87,66 @@ def build_segments(silver: pl.LazyFrame, contract: Contract, business: BusinessS
     return silver.group_by(*business.segment_by).agg(aggregates).sort(*business.segment_by)
 
 
+def refined_shards(lake: Lake, contract: Contract) -> set[str]:
+    """The shards (labels, or `all-of-N`) a successful refine has built from bronze's current version."""
+    bronze, runs = lake.table("bronze", contract.dataset), lake.table("lineage", LINEAGE_TABLE)
+    if not bronze.exists() or not runs.exists():
+        return set()
+    current = bronze.version()
+    refined = runs.scan().filter((pl.col("stage") == "refine") & (pl.col("status") == "succeeded"))
+    inputs = [json.loads(text) for text in refined.select("inputs").collect()["inputs"]]
+    return {i.get("shard", "all-of-1") for i in inputs if i.get(bronze.label) == current}
+
+
+def stale_silver(lake: Lake, contract: Contract, shard: Shard | None) -> str | None:
+    """Why silver is not ready for `shard` (None: all of it), or None when it is built from bronze's latest."""
+    done = refined_shards(lake, contract)
+    if shard is not None and (shard.label in done or f"all-of-{shard.count}" in done):
+        return None
+    counts = {int(label.rsplit("-", 1)[1]) for label in done}
+    if shard is None and (
+        any(x.startswith("all-of-") for x in done) or any(set(shard_labels(n)) <= done for n in counts)
+    ):
+        return None
+    what = f"shard {shard.label} of silver" if shard else "silver"
+    return f"{what} is not yet refined from bronze's latest version: run `mlrig refine` first."
+
+
 def build_gold(
     lake: Lake,
     contract: Contract,
-    partition: str | None = None,
+    shard: Shard | None = None,
     progress: Callable[[str], None] | None = None,
     business: BusinessSettings | None = None,
+    if_ready: bool = False,
 ) -> FeaturesResult:
     silver = lake.table("silver", contract.dataset)
     if not silver.exists():
         raise FeaturesError(f"{silver.label} does not exist yet: run `mlrig refine` first.")
     run = Run(stage="features", contract_hash=contract.fingerprint, inputs={silver.label: silver.version()})
+    run.inputs["shard"] = shard.label if shard else "all"
     features = lake.table("gold", features_table_name(contract))
     segments = lake.table("gold", f"{contract.dataset}_by_segment")
-    source = silver.scan(run.inputs[silver.label])
-    try:
-        where = partition_filter(partition, silver.label, partitions(source))
-    except RefineError as err:
-        raise FeaturesError(str(err)) from err
-    if partition:
-        run.inputs["partition"] = partition
+    if if_ready and (waiting := stale_silver(lake, contract, shard)):
+        return FeaturesResult(run.run_id, False, waiting=waiting)
     if is_up_to_date(lake, run):
         return FeaturesResult(
             run.run_id, True, features_version=features.version(), segments_version=segments.version()
         )
-    scope = source.filter(pl.col(INGEST_DATE) == partition) if partition else source
-    feature_rows = build_features(scope, contract).collect()
+    source = silver.scan(run.inputs[silver.label])
+    scope = source.filter(pl.col(SHARD) == shard.label) if shard else source
+    rows = scope.select(pl.len()).collect().item()
     if progress:
-        progress(f"read {feature_rows.height} silver rows" + (f" from partition {partition}" if partition else ""))
+        progress(f"read {rows} silver rows" + (f" of shard {shard.label}" if shard else ""))
     run.outputs[features.label] = features.write(
-        feature_rows, mode="overwrite", partition_by=[INGEST_DATE], replace_where=where
+        build_features(scope, contract), mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)
     )
-    if partition is None:
-        by_segment = build_segments(source, contract, business or BusinessSettings()).collect()
+    if shard is None or (shard.index == 0 and stale_silver(lake, contract, None) is None):
+        settings = business or BusinessSettings()
+        by_segment = build_segments(source, contract, settings).collect(engine="streaming")
         run.outputs[segments.label] = segments.write(by_segment, mode="overwrite")
-    run.counts = {"features": feature_rows.height}
+    run.counts = {"features": rows}
     record(lake, run)
     if progress:
-        progress(f"wrote {feature_rows.height} gold feature rows")
-    return FeaturesResult(
-        run.run_id, False, feature_rows.height, run.outputs[features.label], run.outputs.get(segments.label)
-    )
+        progress(f"wrote {rows} gold feature rows")
+    return FeaturesResult(run.run_id, False, rows, run.outputs[features.label], run.outputs.get(segments.label))

@@ -4,35 +4,78 @@ Every bronze row ends in exactly one place, and the counts are checked before an
     bronze rows = silver rows + quarantined rows + duplicates removed.
 A quarantined row keeps its raw text (PII treated) and the rules it broke, so it can be fixed and replayed.
 
-Runs are idempotent and crash-safe: quarantine and silver are each replaced (whole, or one `_ingest_date`
-partition) from the same bronze version, and the lineage row that marks the run done is written last. A run
-killed between the two commits therefore leaves no lineage row, and the next run redoes both writes from
-bronze: nothing is lost or counted twice. `partition` lets a Kubernetes Indexed Job refine one day per pod.
+Bounded memory: rows are split by a stable hash of the duplicate key into buckets of about `BUCKET_ROWS`
+(spilled to local Parquet by polars' streaming sink), and each bucket is typed, checked, de-duplicated and
+treated on its own. Two copies of one record always share a bucket, so de-duplication within and across drops
+stays exact while peak memory follows the bucket size, not the table's. The same hash splits the work across
+machines: `shard=Shard(i, n)` refines only the records of shard i of n (one pod of a Kubernetes Indexed Job),
+and replaces only that shard's `_shard` partition of silver and quarantine.
+
+Runs are idempotent and crash-safe: quarantine and silver are each replaced (whole, or one shard) from the same
+bronze version, each in one Delta commit streamed from the buckets, and the lineage row that marks the run done
+is written last. A run killed between the two commits leaves no lineage row, and the next run redoes both
+writes from bronze: nothing is lost or counted twice.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-import pandera.polars as pa
 import polars as pl
+import polars_hash as plh
 
-from pipelines.config import Contract
-from pipelines.contract import cast_from_text, silver_columns, typed_schema
+from pipelines.config import Column, Contract
+from pipelines.contract import cast_from_text, silver_columns
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, RUN_ID, SOURCE_FILE, SOURCE_LINE
-from pipelines.lake import Lake
+from pipelines.lake import Batches, Lake, parquet_frames
 from pipelines.lineage import Run, is_up_to_date, record
 from pipelines.pii import treat_pii
 
 RULE, QUARANTINE_RUN = "_rule", "_quarantine_run_id"
-_ROW = "__row"
-_PARTITION = re.compile(r"\d{4}-\d{2}-\d{2}")
+SHARD = "_shard"  # partition column of silver, quarantine and gold features: "<index>-of-<count>"
+_ROW, _HASH, _BUCKET = "__row", "__key_hash", "__bucket"
+_TYPED = "__typed_"
+# Rows per bucket: peak memory is a few copies of one bucket. 250k rows of the demo's width is ~150 MiB a copy.
+BUCKET_ROWS = int(os.environ.get("MLRIG_BUCKET_ROWS", "250000"))
+SYSTEMATIC_SHARE = 0.5  # a rule broken by most of a file's rows means a wrong export, not a few bad records
 
 
 class RefineError(RuntimeError):
     """Refine cannot run (no bronze yet) or its row accounting does not add up."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count`: the records whose duplicate-key hash is `index` modulo `count`."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise RefineError(f"shard {self.index} of {self.count} does not exist: use 0 ≤ index < count.")
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}-of-{self.count}"
+
+
+def shard_labels(count: int) -> list[str]:
+    return [Shard(i, count).label for i in range(count)]
+
+
+def replace_predicate(shard: Shard | None) -> str | None:
+    """The Delta predicate a shard's write replaces: its own partition and any left by another shard count
+    (stale once the count changed). None: the whole table."""
+    if shard is None:
+        return None
+    current = ", ".join(f"'{label}'" for label in shard_labels(shard.count))
+    return f"{SHARD} = '{shard.label}' OR {SHARD} NOT IN ({current})"
 
 
 @dataclass(frozen=True)
@@ -47,57 +90,115 @@ class RefineResult:
     warnings: tuple[str, ...] = ()
 
 
-def _type_failures(raw: pl.DataFrame, typed: pl.DataFrame, contract: Contract) -> pl.Series:
-    """Per row, the columns whose raw text did not parse as the contract type ('' when all parsed)."""
-    reasons = [
-        pl.when(raw[c.name].is_not_null() & typed[c.name].is_null()).then(pl.lit(f"{c.name}: not a valid {c.dtype}"))
-        for c in contract.columns.values()
-        if c.dtype not in ("string", "category") and c.name in raw.columns
-    ]
-    return pl.select(pl.concat_str(reasons, separator="; ", ignore_nulls=True).fill_null("")).to_series()
+def duplicate_columns(contract: Contract) -> list[str]:
+    """What makes two rows the same record: the contract's duplicate_key, or else every column (the same record
+    exported twice). The whole-row comparison includes the PII columns, read here and never written."""
+    return list(contract.duplicate_key) or list(contract.columns)
 
 
-def _contract_failures(typed: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """Rows (by __row) that break a contract check, with the rules they broke.
+def _typed(column: Column) -> pl.Expr:
+    return cast_from_text(column).alias(f"{_TYPED}{column.name}")
 
-    Columns the contract drops as PII are never read past bronze (less memory, less exposure), so they are
-    not checked either.
-    """
-    schema = typed_schema(contract).remove_columns([c.name for c in contract.pii_columns if c.pii == "drop"])
-    try:
-        schema.validate(typed, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases.filter(pl.col("index").is_not_null())
-        return (
-            cases.with_columns(pl.col("index").cast(pl.Int64))
-            .join(
-                typed.select(_ROW).with_row_index("index").with_columns(pl.col("index").cast(pl.Int64)),
-                on="index",
-            )
-            .group_by(_ROW)
-            .agg(
-                pl.concat_str([pl.col("column"), pl.col("check")], separator=": ")
-                .unique()
-                .sort()
-                .str.join("; ")
-                .alias(RULE)
-            )
+
+def key_hash(contract: Contract) -> pl.Expr:
+    """A stable 64-bit hash of a record's duplicate key (xxhash64: the same in every process and release, unlike
+    polars' own hash), so shards and buckets agree across pods and runs. Never stored: it is unkeyed.
+
+    Copies of one record agree on every key column, so hashing some of them is enough to put them together:
+    the text columns when the key has any (parsing dates is what costs), compared as refine compares them."""
+    key = [contract.columns[c] for c in duplicate_columns(contract)]
+    text = [c for c in key if c.dtype in ("string", "category")] or key
+    parts = [cast_from_text(c).cast(pl.String).fill_null("\x00") for c in text]
+    return plh.concat_str(parts, separator="\x1f").nchash.xxhash64().alias(_HASH)
+
+
+def _checks(column: Column) -> list[tuple[str, pl.Expr]]:
+    """(rule, broken) per contract check of one typed column, named as pandera names them. Nulls are judged
+    by `not_nullable` alone (and NaN counts as null there), as in the schema `mlrig init` shows."""
+    value = pl.col(f"{_TYPED}{column.name}")
+    checks = []
+    if not column.nullable:
+        missing = value.is_null() | value.is_nan() if column.dtype == "float" else value.is_null()
+        checks.append(("not_nullable", missing))
+    if column.min is not None:
+        checks.append((f"greater_than_or_equal_to({column.min})", value.ge(column.min).not_()))
+    if column.max is not None:
+        checks.append((f"less_than_or_equal_to({column.max})", value.le(column.max).not_()))
+    if column.allowed:
+        checks.append((f"isin({list(column.allowed)})", value.is_in(list(column.allowed)).not_()))
+    return checks
+
+
+def rule_expr(contract: Contract, present: set[str]) -> pl.Expr:
+    """Per row, the rules it breaks ('; '-joined), or null for a valid row; over raw text columns plus their
+    `_typed` casts. A row whose text did not parse is reported by that alone, not also by the checks its null
+    then fails. Columns dropped as PII are never checked (they never leave bronze)."""
+    columns = [c for c in contract.columns.values() if c.name in present]
+    unparsed = [
+        pl.when(pl.col(c.name).is_not_null() & pl.col(f"{_TYPED}{c.name}").is_null()).then(
+            pl.lit(f"{c.name}: not a valid {c.dtype}")
         )
-    return pl.DataFrame(schema={_ROW: pl.UInt32, RULE: pl.String})
+        for c in columns
+        if c.dtype not in ("string", "category")
+    ]
+    broken = sorted(
+        (f"{c.name}: {name}", condition) for c in columns if c.pii != "drop" for name, condition in _checks(c)
+    )
+    checked = [pl.when(condition).then(pl.lit(name)) for name, condition in broken]
+
+    def joined(parts: list[pl.Expr]) -> pl.Expr:
+        text = pl.concat_str(parts, separator="; ", ignore_nulls=True) if parts else pl.lit(None, pl.String)
+        return pl.when(text != "").then(text)
+
+    return pl.coalesce(joined(unparsed), joined(checked), pl.lit(None, pl.String)).alias(RULE)
 
 
-SYSTEMATIC_SHARE = 0.5  # a rule broken by most of a file's rows means a wrong export, not a few bad records
+def text_failures(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
+    """Per broken row (by `__row`), the rules it breaks, for a frame of raw text (a sample of drops, as `mlrig
+    init` reads them): the rules refine applies, so a proposal is judged by them."""
+    raw = frame.select([c for c in contract.columns if c in frame.columns]).with_row_index(_ROW)
+    present = set(raw.columns)
+    typed = raw.with_columns(_typed(c) for c in contract.columns.values() if c.name in present)
+    return typed.select(_ROW, rule_expr(contract, present)).filter(pl.col(RULE).is_not_null())
 
 
-def systematic_failures(quarantined: pl.DataFrame, raw: pl.DataFrame) -> list[str]:
-    """Per file, rules that most of its rows break (e.g. a whole column of the wrong type), as advice to act on."""
-    per_file = raw.group_by(SOURCE_FILE).agg(pl.len().alias("total"))
+def rule_counts(rules: pl.DataFrame) -> list[tuple[str, int]]:
+    """(rule, rows) for every rule broken, the most frequent first; `rules` has one row per broken row, or a
+    `rows` column counting the rows that broke each combination."""
+    weight = pl.col("rows") if "rows" in rules.columns else pl.lit(1)
+    counted = (
+        rules.select(pl.col(RULE).str.split("; "), weight.alias("rows"))
+        .explode(RULE)
+        .group_by(RULE)
+        .agg(pl.col("rows").sum())
+    )
+    return [(rule, rows) for rule, rows in counted.sort(["rows", RULE], descending=[True, False]).iter_rows()]
+
+
+def quarantine_rate_error(rules: pl.DataFrame, rows: int, limit: float, what: str) -> str | None:
+    """The message when more than `limit` of `rows` would be quarantined, naming the rules that do it; else None."""
+    broken = int(rules["rows"].sum()) if "rows" in rules.columns else rules.height
+    if not rows or broken / rows <= limit:
+        return None
+    top = "; ".join(f"`{rule}` {count} rows" for rule, count in rule_counts(rules)[:5])
+    return (
+        f"{broken} of {rows} rows ({broken / rows:.1%}) of {what} break the contract, above the limit of "
+        f"{limit:.0%} ([quality] max_quarantine_share). The rules that quarantine most: {top}. A rule broken by "
+        "this many rows is usually the contract's error (a bound too tight, a value left out of `allowed`, a "
+        "column that may be empty): fix it in the config, or fix the export."
+    )
+
+
+def systematic_failures(file_rules: pl.DataFrame, file_rows: pl.DataFrame) -> list[str]:
+    """Per file, rules that most of its rows break (e.g. a whole column of the wrong type), as advice to act on.
+
+    `file_rules`: (file, rule combination, rows) of quarantined rows; `file_rows`: (file, total) of all rows."""
     broken = (
-        quarantined.select(SOURCE_FILE, pl.col(RULE).str.split("; "))
+        file_rules.select(SOURCE_FILE, pl.col(RULE).str.split("; "), "rows")
         .explode(RULE)
         .group_by(SOURCE_FILE, RULE)
-        .agg(pl.len().alias("rows"))
-        .join(per_file, on=SOURCE_FILE)
+        .agg(pl.col("rows").sum())
+        .join(file_rows, on=SOURCE_FILE)
         .filter(pl.col("rows") >= SYSTEMATIC_SHARE * pl.col("total"))
         .sort(SOURCE_FILE, RULE)
     )
@@ -108,144 +209,268 @@ def systematic_failures(quarantined: pl.DataFrame, raw: pl.DataFrame) -> list[st
     ]
 
 
-def duplicate_columns(contract: Contract) -> list[str]:
-    """What makes two rows the same record: the contract's duplicate_key, or else every column (the same record
-    exported twice). The whole-row comparison includes the PII columns, read here and never written."""
-    return list(contract.duplicate_key) or list(contract.columns)
+@dataclass
+class _Tally:
+    """What the buckets found, summed: enough to check the accounting and judge the run before writing."""
+
+    bronze: int = 0
+    valid: int = 0
+    silver: int = 0
+    quarantined: int = 0
+    file_rows: pl.DataFrame | None = None
+    file_rules: pl.DataFrame | None = None
+
+    def add(self, checked: pl.DataFrame, bad: pl.DataFrame, silver: int) -> None:
+        """`checked`: (file, valid) of every row; `bad`: (file, rule) of the quarantined ones."""
+        self.bronze += checked.height
+        self.quarantined += bad.height
+        self.valid += checked.height - bad.height
+        self.silver += silver
+        rows = checked.group_by(SOURCE_FILE).agg(pl.len().cast(pl.Int64).alias("total"))
+        rules = bad.group_by(SOURCE_FILE, RULE).agg(pl.len().cast(pl.Int64).alias("rows"))
+        self.file_rows = rows if self.file_rows is None else pl.concat([self.file_rows, rows])
+        self.file_rules = rules if self.file_rules is None else pl.concat([self.file_rules, rules])
+
+    @property
+    def duplicates(self) -> int:
+        return self.valid - self.silver
+
+    def per_file(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        rows = self.file_rows.group_by(SOURCE_FILE).agg(pl.col("total").sum())
+        return self.file_rules.group_by(SOURCE_FILE, RULE).agg(pl.col("rows").sum()), rows
 
 
-def rule_failures(raw: pl.DataFrame, typed: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """Per broken row (by `__row`), the rules it breaks: its text did not parse, or a contract check failed.
+@dataclass(frozen=True)
+class _Plan:
+    """What one run reads and writes, derived once from the contract."""
 
-    A row whose text did not parse is reported by that alone, not also by the checks its null then fails. Also
-    what `mlrig init` runs on its sample, so a proposal is judged by the rules refine will apply.
-    """
-    type_rule = raw.select(_ROW).with_columns(_type_failures(raw, typed, contract).alias(RULE))
-    type_rule = type_rule.filter(pl.col(RULE) != "")
-    broken = _contract_failures(typed, contract).with_columns(pl.col(_ROW).cast(pl.UInt32))
-    type_rule = type_rule.with_columns(pl.col(_ROW).cast(pl.UInt32))
-    return pl.concat([type_rule, broken.join(type_rule, on=_ROW, how="anti")])
+    contract: Contract
+    pii_key: str
+    run_id: str
+
+    @property
+    def compared(self) -> list[str]:  # whole-row dedupe compares PII columns that silver never keeps
+        return [c for c in duplicate_columns(self.contract) if c not in silver_columns(self.contract)]
+
+    @property
+    def read(self) -> list[str]:
+        """Only what silver or quarantine keeps (and the comparison needs): PII marked drop stays in bronze."""
+        kept = [*silver_columns(self.contract), *self.compared]
+        return [*kept, SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE, RUN_ID]
+
+    def bucket(self, raw: pl.LazyFrame, tally: _Tally) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(silver rows, quarantined rows) of one bucket; every copy of a record is in the same bucket.
+
+        Why it is shaped so: gathering rows of a wide frame is what costs, so validity and "first copy" are
+        computed as narrow masks and each output gathers its own columns once; rule texts are built for the
+        broken rows only."""
+        contract = self.contract
+        present = set(self.read)
+        typed = [c for c in contract.columns.values() if c.name in present]
+        frame = raw.with_columns(_typed(c) for c in typed).with_columns(_valid_expr(contract, present)).collect()
+        keys = [f"{_TYPED}{c}" for c in duplicate_columns(contract)]
+        silver_columns_out = [
+            *(pl.col(f"{_TYPED}{c}").alias(c) for c in silver_columns(contract)),
+            SOURCE_FILE,
+            SOURCE_LINE,
+            INGESTED_AT,
+            INGEST_DATE,
+            SHARD,
+        ]
+        first = _first_copies(frame, keys)
+        silver = treat_pii(frame.lazy().filter(first).select(silver_columns_out), contract, self.pii_key).collect()
+        broken = frame.lazy().filter(pl.col(_VALID).not_())
+        quarantined = treat_pii(
+            broken.with_columns(rule_expr(contract, present)).select(
+                *(c for c in self.read if c not in self.compared), RULE, SHARD
+            ),
+            contract,
+            self.pii_key,
+        ).with_columns(pl.lit(self.run_id).alias(QUARANTINE_RUN))
+        quarantined = quarantined.collect()
+        tally.add(frame.select(SOURCE_FILE, _VALID), quarantined.select(SOURCE_FILE, RULE), silver.height)
+        return silver, quarantined
 
 
-def text_failures(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """`rule_failures` of a frame of raw text (a sample of drops, as `mlrig init` reads them)."""
-    raw = frame.select([c for c in contract.columns if c in frame.columns]).with_row_index(_ROW)
-    typed = raw.with_columns(cast_from_text(c) for c in contract.columns.values() if c.name in raw.columns)
-    return rule_failures(raw, typed, contract)
+_VALID = "__valid"
+_SPILL_GROUP = 16_384
+_ORDER = (INGESTED_AT, SOURCE_FILE, SOURCE_LINE)  # the order records were received in
 
 
-def rule_counts(rules: pl.DataFrame) -> list[tuple[str, int]]:
-    """(rule, rows) for every rule broken, the most frequent first."""
-    counted = rules.select(pl.col(RULE).str.split("; ")).explode(RULE).group_by(RULE).agg(pl.len().alias("rows"))
-    return [(rule, rows) for rule, rows in counted.sort(["rows", RULE], descending=[True, False]).iter_rows()]
+def _valid_expr(contract: Contract, present: set[str]) -> pl.Expr:
+    """True for a row that breaks no rule: the cheap boolean form of `rule_expr` (same rules)."""
+    columns = [c for c in contract.columns.values() if c.name in present]
+    parsed = [
+        pl.col(c.name).is_null() | pl.col(f"{_TYPED}{c.name}").is_not_null()
+        for c in columns
+        if c.dtype not in ("string", "category")
+    ]
+    kept = [condition.not_() for c in columns if c.pii != "drop" for _, condition in _checks(c)]
+    return pl.all_horizontal([*parsed, *kept, pl.lit(True)]).fill_null(True).alias(_VALID)
 
 
-def quarantine_rate_error(rules: pl.DataFrame, rows: int, limit: float, what: str) -> str | None:
-    """The message when more than `limit` of `rows` would be quarantined, naming the rules that do it; else None."""
-    if not rows or rules.height / rows <= limit:
-        return None
-    top = "; ".join(f"`{rule}` {count} rows" for rule, count in rule_counts(rules)[:5])
-    return (
-        f"{rules.height} of {rows} rows ({rules.height / rows:.1%}) of {what} break the contract, above the limit of "
-        f"{limit:.0%} ([quality] max_quarantine_share). The rules that quarantine most: {top}. A rule broken by "
-        "this many rows is usually the contract's error (a bound too tight, a value left out of `allowed`, a "
-        "column that may be empty): fix it in the config, or fix the export."
+def _in_order(frame: pl.DataFrame) -> bool:
+    """Whether rows already come in the order received (bronze is appended in that order; checking is cheap,
+    sorting a wide frame is not)."""
+    at, file, line = (pl.col(c) for c in _ORDER)
+    later = (at > at.shift()) | (
+        (at == at.shift()) & ((file > file.shift()) | ((file == file.shift()) & (line > line.shift())))
     )
+    return bool(frame.select(later.slice(1).all()).item())
 
 
-def partition_filter(partition: str | None, table_label: str, available: list[str]) -> str | None:
-    """The Delta predicate for one `_ingest_date` partition (None: the whole table); refuses unknown partitions."""
-    if partition is None:
-        return None
-    if not _PARTITION.fullmatch(partition):
-        raise RefineError(f"partition {partition!r} is not a date: pass it as YYYY-MM-DD, e.g. 2026-11-01.")
-    if partition not in available:
-        raise RefineError(f"{table_label} has no partition {partition}; it has {sorted(available)}.")
-    return f"{INGEST_DATE} = '{partition}'"
+def _first_copies(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """Per row: valid and the first copy received of its record (by the duplicate key)."""
+    valid = pl.col(_VALID)
+    first = valid & pl.when(valid).then(pl.struct(keys)).is_first_distinct()
+    if _in_order(frame):
+        return frame.select(first)[_VALID]
+    ranked = frame.select(*_ORDER, *keys, _VALID).with_row_index(_ROW).sort(_ORDER)
+    firsts = ranked.filter(first)[_ROW]
+    return frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(firsts.implode())).to_series()
 
 
-def partitions(scan: pl.LazyFrame) -> list[str]:
-    return scan.select(pl.col(INGEST_DATE).unique()).collect()[INGEST_DATE].to_list()
+def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> list[pl.LazyFrame]:
+    """Split `source` by `_BUCKET` into Parquet under `folder` with polars' partitioned streaming sink; one scan
+    per bucket. Small row groups, so each open bucket file buffers little. (Our own writers fed a row group at a
+    time held less at 20M rows, 1.4 against 2.1 GiB, but cost 4 s more at 1M: docs/data.md.)"""
+    target = pl.PartitionBy(folder, key=_BUCKET, include_key=False)
+    source.sink_parquet(target, mkdir=True, compression="lz4", row_group_size=_SPILL_GROUP)
+    scans = []
+    for number in range(buckets):
+        files = sorted(folder.glob(f"{_BUCKET}={number}/*.parquet"))
+        if files:
+            scans.append(pl.scan_parquet(files))
+    return scans
 
 
 def refine(
     lake: Lake,
     contract: Contract,
     pii_key: str,
-    partition: str | None = None,
+    shard: Shard | None = None,
     progress: Callable[[str], None] | None = None,
     max_quarantine_share: float = 1.0,
+    shards: int = 1,
 ) -> RefineResult:
-    """Bronze (all of it, or one `_ingest_date` partition) → silver + quarantine, replacing what it covers.
+    """Bronze (all of it, or one shard) → silver + quarantine, replacing what it covers.
 
-    More quarantined rows than `max_quarantine_share` stops the run before anything is written (RefineError).
+    Without `shard`, every record is refined and labelled with its shard of `shards`, so later sharded runs of
+    that count replace exactly their own rows. More quarantined rows than `max_quarantine_share` stops the run
+    before anything is written (RefineError).
     """
     bronze = lake.table("bronze", contract.dataset)
-    silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
+    silver = lake.table("silver", contract.dataset)
     if not bronze.exists():
         raise RefineError(f"{bronze.label} does not exist yet: run `mlrig ingest` first.")
+    count = shard.count if shard else shards
     run = Run(stage="refine", contract_hash=contract.fingerprint, inputs={bronze.label: bronze.version()})
-    source = bronze.scan(run.inputs[bronze.label])
-    where = partition_filter(partition, bronze.label, partitions(source))
-    if partition:
-        run.inputs["partition"] = partition
-        source = source.filter(pl.col(INGEST_DATE) == partition)
+    run.inputs["shard"] = shard.label if shard else f"all-of-{count}"
     if is_up_to_date(lake, run):
         return RefineResult(run.run_id, up_to_date=True, silver_version=silver.version())
+    plan = _Plan(contract, pii_key, run.run_id)
+    source = bronze.scan(run.inputs[bronze.label]).select(plan.read)
+    rows = source.select(pl.len()).collect().item()
+    buckets = max(1, math.ceil(rows / count / BUCKET_ROWS))
+    with tempfile.TemporaryDirectory(prefix="mlrig-refine-") as tmp:
+        if buckets == 1 and count == 1:
+            parts = [source.with_columns(pl.lit(Shard(0, 1).label).alias(SHARD))]
+        else:
+            hashed = source.with_columns(key_hash(contract))
+            if shard:
+                hashed = hashed.filter(pl.col(_HASH) % count == shard.index)
+            hashed = hashed.with_columns(
+                pl.format("{}-of-{}", pl.col(_HASH) % count, pl.lit(count)).alias(SHARD),
+                (pl.col(_HASH) // count % buckets).alias(_BUCKET),
+            ).drop(_HASH)
+            parts = _spill(hashed, Path(tmp, "in"), buckets) or [hashed.drop(_BUCKET).limit(0)]
+        stream = _Stream(plan, parts, Path(tmp), shard, progress, max_quarantine_share)
+        return stream.commit(lake, run)
 
-    # Only what silver or quarantine keeps is read; one full-width copy at a time keeps 1M rows under ~1.5 GiB.
-    compared = [c for c in duplicate_columns(contract) if c not in silver_columns(contract)]  # whole-row PII
-    kept = [*silver_columns(contract), *compared, SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE, RUN_ID]
-    raw = source.select(kept).sort(INGESTED_AT, SOURCE_FILE, SOURCE_LINE).collect().with_row_index(_ROW)
-    if progress:
-        progress(f"read {raw.height} bronze rows" + (f" from partition {partition}" if partition else ""))
-    typed = raw.with_columns(cast_from_text(c) for c in contract.columns.values() if c.name in raw.columns)
-    rules = rule_failures(raw, typed, contract)
-    too_many = quarantine_rate_error(rules, raw.height, max_quarantine_share, f"bronze/{contract.dataset}")
-    if too_many:
-        raise RefineError(f"{too_many} Nothing was written.")
 
-    keys = typed.select(_ROW, *duplicate_columns(contract)).join(rules, on=_ROW, how="anti")
-    firsts = keys.filter(pl.struct(duplicate_columns(contract)).is_first_distinct())[_ROW]
-    silver_rows = treat_pii(typed.filter(pl.col(_ROW).is_in(firsts.implode())), contract, pii_key).select(
-        *silver_columns(contract), SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE
-    )
-    del typed
-    quarantined = (
-        treat_pii(raw.join(rules, on=_ROW), contract, pii_key)
-        .drop(_ROW, *compared, strict=False)
-        .with_columns(pl.lit(run.run_id).alias(QUARANTINE_RUN))
-    )
-    valid = keys.height
-    duplicates = valid - silver_rows.height
-    if raw.height != silver_rows.height + quarantined.height + duplicates:
-        raise RefineError(
-            f"row accounting broke: bronze {raw.height} != silver {silver_rows.height} + "
-            f"quarantine {quarantined.height} + duplicates {duplicates}. Nothing was written."
+class _Stream:
+    """Silver streamed into its Delta commit bucket by bucket; quarantined rows set aside in local Parquet.
+
+    The accounting and the quarantine rate are checked after the last bucket and before the commit: a failed
+    check ends the stream with RefineError, so Delta never commits the files it was handed and nothing is
+    written. A lost commit race replays the stream (the buckets are re-read; nothing is counted twice)."""
+
+    def __init__(
+        self,
+        plan: _Plan,
+        parts: list[pl.LazyFrame],
+        folder: Path,
+        shard: Shard | None,
+        progress: Callable[[str], None] | None,
+        max_quarantine_share: float,
+    ) -> None:
+        self.plan, self.parts, self.folder, self.shard = plan, parts, folder, shard
+        self.progress, self.max_quarantine_share = progress or (lambda _: None), max_quarantine_share
+        self.tally = _Tally()
+        self.warnings: tuple[str, ...] = ()
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        self.tally = _Tally()
+        for path in self.folder.glob("quarantine-*.parquet"):
+            path.unlink()
+        for number, part in enumerate(self.parts):
+            silver_rows, quarantined = self.plan.bucket(part, self.tally)
+            quarantined.write_parquet(self.folder / f"quarantine-{number:05d}.parquet", compression="lz4")
+            if len(self.parts) > 1:
+                self.progress(f"bucket {number + 1} of {len(self.parts)}: {self.tally.bronze} bronze rows so far")
+            yield silver_rows
+        self.check()
+
+    def check(self) -> None:
+        """Refuse (RefineError) a run whose accounting does not add up or that quarantines too much."""
+        tally, contract = self.tally, self.plan.contract
+        scope = f" of shard {self.shard.label}" if self.shard else ""
+        self.progress(f"read {tally.bronze} bronze rows{scope}")
+        file_rules, file_rows = tally.per_file()
+        rules = file_rules.select(RULE, "rows")
+        too_many = quarantine_rate_error(rules, tally.bronze, self.max_quarantine_share, f"bronze/{contract.dataset}")
+        if too_many:
+            raise RefineError(f"{too_many} Nothing was written.")
+        if tally.bronze != tally.silver + tally.quarantined + tally.duplicates:
+            raise RefineError(
+                f"row accounting broke: bronze {tally.bronze} != silver {tally.silver} + "
+                f"quarantine {tally.quarantined} + duplicates {tally.duplicates}. Nothing was written."
+            )
+        self.warnings = tuple(systematic_failures(file_rules, file_rows))
+        for warning in self.warnings:
+            self.progress(f"warning: {warning}")
+
+    def schema(self) -> pl.Schema:
+        """Silver's schema, from the plan run on no rows."""
+        return self.plan.bucket(self.parts[0].limit(0), _Tally())[0].schema
+
+    def commit(self, lake: Lake, run: Run) -> RefineResult:
+        """Silver (streamed), then quarantine, then the lineage row that marks the run done."""
+        contract = self.plan.contract
+        silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
+        layout = {"mode": "overwrite", "partition_by": [SHARD], "replace_where": replace_predicate(self.shard)}
+        run.outputs[silver.label] = silver.write(Batches(self.schema(), self.batches), **layout)
+        parts = [str(p) for p in sorted(self.folder.glob("quarantine-*.parquet"))]
+        quarantined = Batches(pl.scan_parquet(parts).collect_schema(), lambda: parquet_frames(parts))
+        run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
+        tally = self.tally
+        run.counts = {
+            "bronze": tally.bronze,
+            "silver": tally.silver,
+            "quarantined": tally.quarantined,
+            "duplicates": tally.duplicates,
+        }
+        record(lake, run)
+        self.progress(
+            f"wrote {tally.silver} silver rows, {tally.quarantined} quarantined, {tally.duplicates} duplicates"
         )
-    warnings = tuple(systematic_failures(quarantined, raw))
-    if progress:
-        for warning in warnings:
-            progress(f"warning: {warning}")
-    layout = {"mode": "overwrite", "partition_by": [INGEST_DATE], "replace_where": where}
-    run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
-    run.outputs[silver.label] = silver.write(silver_rows, **layout)
-    run.counts = {
-        "bronze": raw.height,
-        "silver": silver_rows.height,
-        "quarantined": quarantined.height,
-        "duplicates": duplicates,
-    }
-    record(lake, run)
-    if progress:
-        progress(f"wrote {silver_rows.height} silver rows, {quarantined.height} quarantined, {duplicates} duplicates")
-    return RefineResult(
-        run.run_id,
-        False,
-        raw.height,
-        silver_rows.height,
-        quarantined.height,
-        duplicates,
-        run.outputs[silver.label],
-        warnings,
-    )
+        return RefineResult(
+            run.run_id,
+            False,
+            tally.bronze,
+            tally.silver,
+            tally.quarantined,
+            tally.duplicates,
+            run.outputs[silver.label],
+            self.warnings,
+        )

@@ -34,7 +34,7 @@ def run_mlrig(*args: str, env: dict[str, str] | None = None, timeout_s: float = 
     return output
 
 
-def wait_for(path: Path, process: subprocess.Popen, timeout_s: float = 60) -> None:
+def wait_for(path: Path, process: subprocess.Popen, timeout_s: float = 240) -> None:
     """Poll until `path` exists (the process reached the fault hook); fail if the process ends first."""
     deadline = time.monotonic() + timeout_s
     while not path.exists():

@@ -78,15 +78,29 @@ def test_data_runs_each_stage_on_the_pipeline_image_with_its_stack_schedule(stac
     cronjobs = {d.name: d.inputs["spec"] for d in stack_runs[("data", stack)].mocks.of_type(":CronJob")}
     assert set(cronjobs) == {"data-ingest", "data-refine", "data-features", "data-report"}
     config = yaml.safe_load((INFRA_DIR / "data" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    partitions = int(config.get("mlrig-data:partitions", 1))
     for name, spec in cronjobs.items():
         stage = name.removeprefix("data-")
-        container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-        assert (
-            container["args"] == [stage]
-            and container["image"] == f"ghcr.io/mlrig/mlrig-pipeline:{config['mlrig-data:imageTag']}"
-        )
+        job = spec["jobTemplate"]["spec"]
+        container = job["template"]["spec"]["containers"][0]
+        assert container["image"] == f"ghcr.io/mlrig/mlrig-pipeline:{config['mlrig-data:imageTag']}"
+        if stage in ("refine", "features"):  # one pod per shard; features waits for its shard's refine
+            assert container["args"][:3] == [stage, "--shards", str(partitions)]
+            assert ("--if-ready" in container["args"]) == (stage == "features")
+            if partitions > 1:
+                assert job["completionMode"] == "Indexed"
+                assert job["completions"] == job["parallelism"] == partitions
+        else:
+            assert container["args"] == [stage] and "completionMode" not in job
         if f"mlrig-data:{stage}Schedule" in config:
             assert spec["schedule"] == config[f"mlrig-data:{stage}Schedule"]
+
+
+def test_data_partitions_is_a_stack_setting(run_project):
+    run = run_project("data", "dev", config={"partitions": "4"})
+    jobs = {d.name: d.inputs["spec"]["jobTemplate"]["spec"] for d in run.mocks.of_type(":CronJob")}
+    assert jobs["data-refine"]["parallelism"] == jobs["data-features"]["parallelism"] == 4
+    assert "parallelism" not in jobs["data-ingest"]  # one ingest: two would append the same drop twice
 
 
 def _deployments(run):

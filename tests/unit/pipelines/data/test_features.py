@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.data.features import LABEL, FeaturesError, build_gold, features_table_name
 from pipelines.data.ingest import INGEST_DATE, ingest
-from pipelines.data.refine import refine
+from pipelines.data.refine import SHARD, refine
 from tests.conftest import TEST_PII_KEY
 
 
@@ -23,7 +23,8 @@ def test_gold_features_are_the_contract_features_and_a_binary_label(silver, lake
         config.contract.event_time,
         *config.contract.feature_names,
         LABEL,
-        INGEST_DATE,  # the partition column, so a stage can run on one partition
+        INGEST_DATE,
+        SHARD,  # the partition column, so one pod of an Indexed Job replaces only its shard
     ]
     assert set(gold[LABEL].unique()) == {0, 1}
 

@@ -97,3 +97,33 @@ def test_a_column_of_the_wrong_type_is_quarantined_and_named_per_file(tiny_raw_d
         w.startswith(f"{shifted.name}: ") and "`tenure_months: not a valid int`" in w and "contract" in w
         for w in result.warnings
     )
+
+
+@pytest.mark.parametrize("bucket_rows", [250_000, 100])  # one bucket, and several spilled ones streamed
+def test_too_many_quarantined_rows_stop_the_run_before_any_commit(bronze, lake, config, monkeypatch, bucket_rows):
+    """The rate is known only after the last bucket, while silver is already streaming into its commit: the
+    refusal must abort that commit, and reach the caller as itself."""
+    from pipelines.data import refine as refine_module
+
+    monkeypatch.setattr(refine_module, "BUCKET_ROWS", bucket_rows)
+    with pytest.raises(RefineError, match=r"max_quarantine_share.*Nothing was written"):
+        refine(lake, config.contract, TEST_PII_KEY, max_quarantine_share=0.01)
+    for layer in ("silver", "quarantine"):
+        assert lake.table(layer, config.contract.dataset).version() is None, layer
+    result = refine(lake, config.contract, TEST_PII_KEY)  # and the next run is not confused by the aborted one
+    assert result.bronze_rows == result.silver_rows + result.quarantined + result.duplicates
+
+
+def test_many_buckets_give_the_same_silver_as_one(bronze, lake, config, monkeypatch):
+    """Splitting by the key hash keeps every copy of a record in one bucket: the same rows survive."""
+    from pipelines.data import refine as refine_module
+
+    one = refine(lake, config.contract, TEST_PII_KEY)
+    silver = lake.table("silver", config.contract.dataset)
+    expected = silver.read().sort(SOURCE_FILE, "_source_line")
+    monkeypatch.setattr(refine_module, "BUCKET_ROWS", 50)
+    many = refine(lake, config.contract, TEST_PII_KEY, shards=2)  # a new shard count: a new run
+    assert (many.silver_rows, many.duplicates, many.quarantined) == (one.silver_rows, one.duplicates, one.quarantined)
+    got = silver.read().sort(SOURCE_FILE, "_source_line")
+    assert got.drop("_shard").equals(expected.drop("_shard"))
+    assert set(got["_shard"]) == {"0-of-2", "1-of-2"}
