@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -301,6 +302,21 @@ def infer_contract(
     positive_rate = counts.filter(pl.col(target) == positive_class)["count"].sum() / max(
         counts.filter(pl.col(target).is_in(classes))["count"].sum(), 1
     )
+    return _proposal(sample, dataset, target, entity_key, columns, positive_class=positive_class,
+                     positive_rate=positive_rate)  # fmt: skip
+
+
+def _proposal(
+    sample: pl.DataFrame,
+    dataset: str,
+    target: str,
+    entity_key: str | None,
+    columns: list[ProposedColumn],
+    **by_task: Any,
+) -> ProposedContract:
+    """What every task's proposal shares: the key and event time take their roles, segments, value column and
+    duplicate key are read off the columns; `by_task` holds the task's own fields."""
+    by_name = {c.name: c for c in columns}
     if entity_key:
         key = by_name[entity_key]
         key.role, key.min, key.max, key.nullable = "id", None, None, False
@@ -311,7 +327,7 @@ def infer_contract(
     return ProposedContract(
         dataset,
         target,
-        positive_class,
+        by_task.pop("positive_class", None),
         entity_key,
         event_time,
         columns,
@@ -319,7 +335,7 @@ def infer_contract(
         _segments(columns),
         _value_column(columns),
         _duplicate_key(sample, entity_key, event_time),
-        positive_rate,
+        **by_task,
     )
 
 
@@ -337,26 +353,7 @@ def _regression_contract(
     label.role, label.pii, label.allowed, label.nullable = "target", None, None, False
     label.notes = [n.replace("nullable", "those rows are quarantined (no outcome to learn)") for n in label.notes]
     label.notes.append(f"task: {why}")
-    if entity_key:
-        key = by_name[entity_key]
-        key.role, key.min, key.max, key.nullable = "id", None, None, False
-    event_time = _event_time(columns)
-    if event_time:
-        by_name[event_time].role = "timestamp"
-        by_name[event_time].nullable = False
-    return ProposedContract(
-        dataset,
-        target,
-        None,
-        entity_key,
-        event_time,
-        columns,
-        sample.height,
-        _segments(columns),
-        _value_column(columns),
-        _duplicate_key(sample, entity_key, event_time),
-        task="regression",
-    )
+    return _proposal(sample, dataset, target, entity_key, columns, task="regression")
 
 
 def _target_classes(values: pl.Series, target: str) -> tuple[list[str], list[str]]:
