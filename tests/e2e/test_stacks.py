@@ -411,10 +411,9 @@ def test_the_serving_deployment_is_available_with_the_intended_spec(deployed: De
     apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
     platform, serving = deployed.outputs["platform"], deployed.outputs["serving"]
     ns, cfg = platform["namespace"], load_config(ROOT / "mlrig.toml")
-    (variant,) = serving["variants"]
-    deployment = next(
-        d for d in apps.list_namespaced_deployment(ns).items if d.metadata.labels.get("mlrig.io/variant") == variant
-    )
+    # one Deployment, named after the service, serves every variant pinned in the Bento (docs/architecture.md)
+    assert serving["variants"] == list(cfg.serving.variants)
+    deployment = apps.read_namespaced_deployment(serving["service"], ns)
     assert deployment.spec.replicas == SERVING_REPLICAS
     assert deployment.status.available_replicas == SERVING_REPLICAS  # rolled out, as `pulumi up` waited for
     pod = deployment.spec.template.spec
@@ -491,7 +490,7 @@ def test_a_rolling_update_to_a_new_tag_drops_no_request(
     assert len(poller.outcomes) > 20, poller.outcomes
     assert poller.failures == [], f"{len(poller.failures)} of {len(poller.outcomes)} failed: {poller.failures[:20]}"
     ns = deployed.outputs["platform"]["namespace"]
-    (deployment,) = client.AppsV1Api(kube).list_namespaced_deployment(ns, label_selector="mlrig.io/variant").items
+    deployment = client.AppsV1Api(kube).read_namespaced_deployment(deployed.outputs["serving"]["service"], ns)
     assert deployment.spec.template.spec.containers[0].image.endswith(f"/{cfg.serving.service_name}:e2e-2")
 
 

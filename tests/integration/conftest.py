@@ -45,13 +45,15 @@ def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(WORK_DIR_ENV, str(work))
         patch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
-        # Test setup: package the model just trained, ungated (the session's tests expect no champion; on 3,000 demo
-        # rows the slice-gap rule judges noise anyway); `mlrig build` packages an ungated model only when named.
-        patch.setenv(MODEL_TAG_ENV, f"{load_config().model.name}:latest")
         runner = CliRunner()
-        for args in STAGES:
-            result = runner.invoke(app, args)
-            assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{result.output}"
+        with pytest.MonkeyPatch.context() as setup_only:
+            # Test setup: package the model just trained, ungated (the session's tests expect no champion; on 3,000
+            # demo rows the slice-gap rule judges noise anyway); `mlrig build` packages an ungated model only when
+            # named. Only for these stages: left set, it would pin every later test's model to "latest".
+            setup_only.setenv(MODEL_TAG_ENV, f"{load_config().model.name}:latest")
+            for args in STAGES:
+                result = runner.invoke(app, args)
+                assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{result.output}"
         yield work
 
 
