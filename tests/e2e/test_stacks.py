@@ -267,8 +267,8 @@ def test_the_pipeline_jobs_write_the_lake_and_train_through_the_gate(
     """Jobs made from the CronJobs, as shipped, run the pipeline image on the node. Ingest reads drops where the
     platform says they land (its `rawUrl`, in the store): with none there it fails saying so; with demo drops
     uploaded through S3 from this host the data Jobs carry them through the lake, which, read from here through
-    S3, gains bronze/silver/gold versions and lineage. Training registers a model the gate promotes or refuses;
-    the monitoring Job runs against the lake's champion."""
+    S3, gains bronze/silver/gold versions and lineage. Training registers a model the gate promotes (20,000 demo
+    rows: enough for the slice-gap rule to judge signal, not noise); the monitoring Job runs against that champion."""
     ns = deployed.outputs["platform"]["namespace"]
     crons = deployed.outputs["data"]["cronJobs"]
     # the schedules are real here: a scheduled run racing these Jobs would blur what each one wrote
@@ -295,7 +295,7 @@ def run_pipeline_jobs(
     with pytest.MonkeyPatch.context() as patch:
         for key, value in {**lake_env, LAKE_URL_ENV: deployed.outputs["platform"]["lakeUrl"]}.items():
             patch.setenv(key, value)
-        drops = generate_demo_drops(cfg.contract, raw_url, rows=2000, days=1, seed=5)
+        drops = generate_demo_drops(cfg.contract, raw_url, rows=20_000, days=1, seed=5)
         lake = Lake(cfg.lake_url)
         tables = [("bronze", cfg.contract.dataset), ("silver", cfg.contract.dataset),
                   ("gold", features_table_name(cfg.contract))]  # fmt: skip
@@ -316,21 +316,14 @@ def run_pipeline_jobs(
         train = run_job_from_cronjob(kube, local_cluster, ns, deployed.outputs["ml"]["trainCronJob"], "e2e")
         assert "Traceback" not in train.log, train
         promoted = re.search(r"retrain: (\S+) passed the gate and is the champion", train.said)
-        assert promoted or "the gate blocked" in train.said, train
-        assert train.succeeded == bool(promoted), train  # a blocked model fails the Job: the schedule shows it
-        if promoted:
-            assert champion_tag(cfg) == promoted.group(1)  # the pointer the service reads, in the store
+        assert promoted and train.succeeded, train
+        assert champion_tag(cfg) == promoted.group(1)  # the pointer the service reads, in the store
 
     # the monitoring loop, as scheduled: drift and outcomes against the lake's champion, the gate if asked; it
-    # reached the lake when it gives a verdict, or refuses by name: no champion (the gate blocked the only model)
-    # or nothing served yet (no predictions table)
+    # reached the lake and the champion when it gives a verdict, or says nothing was served yet (no predictions table)
     monitoring = run_job_from_cronjob(kube, local_cluster, ns, deployed.outputs["ml"]["retrainCronJob"], "e2e")
-    verdicts = (
-        r"retrain: not needed|passed the gate|the gate blocked|predictions/\S+ does not exist yet: serve"
-        r"|no model \S+ in the store or named by the champion pointer"
-    )
-    if not promoted:
-        assert "no model" in monitoring.said or "does not exist yet" in monitoring.said, monitoring
+    verdicts = r"retrain: not needed|passed the gate|the gate blocked|predictions/\S+ does not exist yet: serve"
+    assert "no model" not in monitoring.said, monitoring  # it found the champion the training Job promoted
     assert re.search(verdicts, monitoring.said) and "Traceback" not in monitoring.log, monitoring
 
 

@@ -15,6 +15,7 @@ from mlrig_cli.app import app
 from pipelines.config import CONFIG_ENV, WORK_DIR_ENV, load_config
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
+from pipelines.ml.registry import MODEL_TAG_ENV
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.conftest import TEST_PII_KEY
 from tests.integration.conftest import free_port
@@ -46,6 +47,9 @@ def test_init_then_every_stage_then_a_served_prediction(case, tmp_path, monkeypa
 
     _run("init", "--from", str(sample.parent), "--target", target, "--config", str(config_path))
     config = load_config()
+    # the served model is the one just trained, named: `mlrig build` packages an ungated model only when named
+    # (the gate on these small synthetic exports is tests/integration/onboard/test_public_datasets.py's subject)
+    monkeypatch.setenv(MODEL_TAG_ENV, f"{config.model.name}:latest")
     config.raw_dir.mkdir(parents=True)
     shutil.copy(sample, config.raw_dir)
     for stage in ("ingest", "refine", "features", "train", "build"):
