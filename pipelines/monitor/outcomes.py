@@ -20,6 +20,7 @@ from pipelines.tasks.binary import BINARY
 from pipelines.tasks.binary.threshold import DEFAULT_THRESHOLD, decide
 
 REQUEST_KEY, LABEL, PROBABILITY, VARIANT, LOGGED_AT = "request_key", "label", "probability", "variant", "logged_at"
+RECORDED_AT = "recorded_at"  # when a label was recorded: a corrected label for the same request wins by it
 PREDICTION = "prediction"
 
 
@@ -56,7 +57,9 @@ class VariantVerdict:
 
 def join_outcomes(predictions: pl.DataFrame, labels: pl.DataFrame, score: str = PROBABILITY) -> pl.DataFrame:
     """Each prediction with the label that later arrived for its request key; predictions without one are left out.
-    `score`: the log's column holding the model's number (the task's `score_column`)."""
+    `score`: the log's column holding the model's number (the task's `score_column`). When a request was labelled
+    more than once (a correction), the most recently recorded label counts: a table's rows come back in no
+    guaranteed order, so "last" is decided by `recorded_at`, not by position (older tables without it: position)."""
     for name, frame, needed in (
         ("predictions", predictions, (REQUEST_KEY, score, LOGGED_AT)),
         ("labels", labels, (REQUEST_KEY, LABEL)),
@@ -64,9 +67,10 @@ def join_outcomes(predictions: pl.DataFrame, labels: pl.DataFrame, score: str = 
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise OutcomesError(f"the {name} lack column(s) {missing}")
-    return predictions.join(
-        labels.select(REQUEST_KEY, LABEL).unique(REQUEST_KEY, keep="last"), on=REQUEST_KEY, how="inner"
-    )
+    if RECORDED_AT in labels.columns:
+        labels = labels.sort(RECORDED_AT, nulls_last=False, maintain_order=True)
+    newest = labels.select(REQUEST_KEY, LABEL).unique(REQUEST_KEY, keep="last", maintain_order=True)
+    return predictions.join(newest, on=REQUEST_KEY, how="inner")
 
 
 def performance_by_window(

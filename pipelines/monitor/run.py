@@ -24,6 +24,7 @@ from pipelines.monitor.metrics import drift_registry, publish
 from pipelines.monitor.outcomes import (
     LABEL,
     LOGGED_AT,
+    RECORDED_AT,
     REQUEST_KEY,
     VARIANT,
     VariantVerdict,
@@ -78,8 +79,10 @@ def labels_table(config: Config) -> TableRef:
 
 
 def record_outcomes(config: Config, labels: pl.DataFrame) -> int:
-    """Append late outcomes (request_key + label) to the labels table; return how many."""
-    labels_table(config).write(labels, mode="append")
+    """Append late outcomes (request_key + label) to the labels table, each stamped with when it was recorded (a
+    later correction of the same request wins the join by it); return how many."""
+    stamped = labels.with_columns(pl.lit(dt.datetime.now(dt.UTC)).alias(RECORDED_AT))
+    labels_table(config).write(stamped, mode="append", add_columns=True)  # tables from before the stamp
     return labels.height
 
 

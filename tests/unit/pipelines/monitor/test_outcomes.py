@@ -77,3 +77,11 @@ def test_verdict_needs_two_variants():
     predictions, labels = served(100, 6, {"a": 0.1})
     with pytest.raises(OutcomesError, match="exactly two"):
         compare_variants(join_outcomes(predictions, labels), alpha=0.05)
+
+
+def test_a_relabelled_request_counts_once_with_its_latest_recorded_label():
+    predictions, _ = served(3, 4, {"a": 0.1})
+    at = [dt.datetime(2026, 12, d) for d in (3, 1, 2)]
+    labels = pl.DataFrame({"request_key": ["k0", "k0", "k0"], "label": [1, 0, 0], "recorded_at": at})
+    joined = join_outcomes(predictions, labels)
+    assert joined.height == 1 and joined["label"].to_list() == [1]
