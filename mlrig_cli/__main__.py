@@ -1,5 +1,5 @@
 """`python -m mlrig_cli`: the pipeline image's entrypoint, the same command as `mlrig`."""
 
-from mlrig_cli.app import app
+from mlrig_cli.entry import main
 
-app()
+main()

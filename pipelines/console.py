@@ -12,7 +12,9 @@ from rich.markup import escape
 
 from pipelines.config import Config, ConfigError, load_config
 
-console = Console(stderr=True, highlight=False)
+# soft_wrap: a line is never folded at the console's width (80 columns when stderr is not a terminal, as in a CI
+# log): a path or a command in a message must stay whole to be copied; a terminal wraps the line for display.
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,

@@ -17,6 +17,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_PII_KEY = "test-only-pii-key-0123456789abcdef"
 
 
+def explain(result) -> str:
+    """A CliRunner result's output and, when the command raised, its traceback: CliRunner keeps an exception out
+    of the output, so a failed assertion showed an output that stopped mid-stage and no reason."""
+    import traceback
+
+    if result.exc_info is None or isinstance(result.exception, SystemExit):
+        return result.output
+    return result.output + "\n" + "".join(traceback.format_exception(*result.exc_info))
+
+
 def tiny_stored_model(config: Config, label: str) -> str:
     """A real model in the current BentoML store, holding a tiny artifact: for tests of moving models between
     stores and the lake, which never load them (training one would only make those tests slow)."""

@@ -42,7 +42,7 @@ def _guard(action):
     try:
         return action()
     except (ImageError, ConfigError) as err:
-        Console(stderr=True, highlight=False).print(f"[red]image:[/] {err}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]image:[/] {err}")  # paths whole
         raise typer.Exit(1) from err
 
 

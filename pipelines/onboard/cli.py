@@ -16,7 +16,7 @@ from pipelines.onboard.infer import InferenceError, ProposedContract, infer_cont
 from pipelines.onboard.sniff import Sample, SniffError, read_sample
 from pipelines.onboard.write import contract_changes, render_config, write_atomically
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # lines whole, as pipelines/console.py says why
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "mlrig.toml"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pipelines.console import ConfigOption, console
 from pipelines.console import config_or_exit as _config
@@ -67,7 +68,7 @@ def deploy(
         }
         result = run_deploy(cfg, stack, images, projects=project or PROJECTS)
     except (ReleaseError, ValueError) as err:
-        console.print(f"[red]deploy failed:[/] {err}")
+        console.print(f"[red]deploy failed:[/] {escape(str(err))}")
         raise typer.Exit(1) from err
     typer.echo(result.summary())
 
@@ -90,7 +91,7 @@ def rollback(
     try:
         result = run_rollback(_config(config), stack, to)
     except (ReleaseError, ValueError) as err:
-        console.print(f"[red]rollback failed:[/] {err}")
+        console.print(f"[red]rollback failed:[/] {escape(str(err))}")
         raise typer.Exit(1) from err
     typer.echo(result.summary("rolled back to"))
 
@@ -120,7 +121,7 @@ def image_ref(
             else image_reference(cfg, kind, tag=tag, digest=digest, registry=registry)
         )
     except ValueError as err:
-        console.print(f"[red]image-ref:[/] {err}")
+        console.print(f"[red]image-ref:[/] {escape(str(err))}")
         raise typer.Exit(2) from err
     typer.echo(ref)
 

@@ -20,7 +20,7 @@ from pipelines.config import WORK_DIR_ENV, Config, load_config
 from pipelines.lake import Lake
 from pipelines.ml.registry import MODEL_TAG_ENV
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_PII_KEY, explain
 
 STAGES = (
     ["generate", "--rows", "3000", "--days", "2"],
@@ -53,7 +53,7 @@ def built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             setup_only.setenv(MODEL_TAG_ENV, f"{load_config().model.name}:latest")
             for args in STAGES:
                 result = runner.invoke(app, args)
-                assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{result.output}"
+                assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{explain(result)}"
         yield work
 
 

@@ -15,6 +15,7 @@ from pipelines.contract import example_request
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
 from pipelines.ml.register import MODEL_FILE
+from tests.conftest import explain
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +88,7 @@ def test_oversized_batch_is_refused(scorer_url, config):
 
 def test_cli_predict_prints_the_service_answer(scorer_url):
     result = CliRunner().invoke(app, ["predict", "--url", scorer_url])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert 0 <= json.loads(result.stdout)["probability"] <= 1
 
 

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from mlrig_cli.app import app
 from pipelines.demo import generate_raw_drops
+from tests.conftest import explain
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def test_planted_pii_reaches_no_table_report_or_output(work_dir, lake, config):
     output = []
     for stage in ("ingest", "refine", "features", "report"):
         result = runner.invoke(app, [stage])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 0, explain(result)
         output.append(result.output)
     report = next(config.reports_dir.glob("*.html")).read_text(encoding="utf-8")
 

@@ -18,6 +18,7 @@ from infra.images.build import image_ref
 from infra.images.engine import connect
 from mlrig_cli.app import app
 from pipelines.config import Config
+from tests.conftest import explain
 from tests.integration.conftest import free_port
 
 TEST_TAG = "itest"  # tests build under their own tag, so a developer's <name>:<commit> images stay as they were
@@ -30,7 +31,7 @@ def engine() -> docker.DockerClient:
 
 def _build(kind: str) -> str:
     result = CliRunner().invoke(app, ["image", "build", kind, "--tag", TEST_TAG])
-    assert result.exit_code == 0, f"mlrig image build {kind} failed:\n{result.output}"
+    assert result.exit_code == 0, f"mlrig image build {kind} failed:\n{explain(result)}"
     return result.output
 
 

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from infra.images import registry
 from infra.images.errors import ImageError
 from mlrig_cli.app import app
+from tests.conftest import explain
 from tests.integration.conftest import free_port
 from tests.integration.images.conftest import TEST_TAG
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def test_push_then_pull_back_by_digest(engine, serving_image: str, local_registry: str):
     result = CliRunner().invoke(app, ["image", "push", "serving", "--tag", TEST_TAG, "--registry", local_registry])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     reference = result.output.strip().splitlines()[-1]
     repository, digest = reference.split("@")
     assert repository == f"{local_registry}/{serving_image.split(':')[0]}"

@@ -11,7 +11,7 @@ from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config
 from pipelines.demo import generate_raw_drops
 from pipelines.lake import Lake
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_PII_KEY, explain
 from tests.integration.images.conftest import TEST_TAG
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ def test_the_pipeline_image_ingests_raw_drops_into_a_mounted_lake(
 
     result = CliRunner().invoke(app, ["image", "run", "pipeline", "--tag", TEST_TAG, "--", "ingest"])
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert f"ingest: {report.rows_written} rows from 1 new file(s)" in result.output
     bronze = Lake(config.lake_url).table("bronze", config.contract.dataset).scan().collect()
     assert bronze.height == report.rows_written  # written by the container, read here

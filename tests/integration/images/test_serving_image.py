@@ -13,6 +13,7 @@ from infra.images.build import LABEL_CONTRACT, LABEL_MODEL, git_commit
 from infra.images.errors import ImageError
 from mlrig_cli.app import app
 from pipelines.config import Config
+from tests.conftest import explain
 from tests.integration.conftest import free_port
 from tests.integration.images.conftest import TEST_TAG
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def test_smoke_serves_the_bento_and_answers_like_the_model_in_process(serving_image: str):
     result = CliRunner().invoke(app, ["image", "smoke", "--tag", TEST_TAG])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert "smoke: ready in" in result.output
 
 
@@ -75,7 +76,7 @@ def test_run_leaves_the_service_up_on_the_chosen_port(engine: docker.DockerClien
     monkeypatch.setenv("MLRIG_API_KEYS", "test-key-for-the-container")  # `run` passes the service's keys through
     port = free_port()
     result = CliRunner().invoke(app, ["image", "run", "serving", "--tag", TEST_TAG, "--port", str(port)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     container_id = result.output.split("container ")[1].split(";")[0]
     container = engine.containers.get(container_id)
     try:

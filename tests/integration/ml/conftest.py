@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV
-from tests.conftest import PROJECT_ROOT, TEST_PII_KEY
+from tests.conftest import PROJECT_ROOT, TEST_PII_KEY, explain
 
 
 def run(*args: str):
@@ -33,7 +33,7 @@ def gold_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             ["features"],
         ):
             result = run(*args)
-            assert result.exit_code == 0, result.output
+            assert result.exit_code == 0, explain(result)
         yield work
 
 

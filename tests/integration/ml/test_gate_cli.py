@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.config import LAKE_URL_ENV, WORK_DIR_ENV, load_config
 from pipelines.ml import registry
+from tests.conftest import explain
 from tests.integration.ml.conftest import run
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ SMALL_DATA = {
 def trained(gold_workspace):
     """`mlrig train` once for the module: every test below judges, exports or documents this model."""
     result = run("train")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     return result.output
 
 
@@ -48,7 +49,7 @@ def test_gate_over_the_latency_budget_exits_nonzero_and_names_the_rule(trained, 
 
 def test_gate_that_passes_promotes_the_model(trained, lenient):
     result = run("gate", "--config", str(lenient))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert "PASSED" in result.output and "now the champion" in result.output
     assert registry.champion_tag(load_config(lenient)).startswith(load_config(lenient).model.name + ":")
 
@@ -56,7 +57,7 @@ def test_gate_that_passes_promotes_the_model(trained, lenient):
 def test_card_command_writes_the_gated_models_card(trained, lenient, gold_workspace):
     assert run("gate", "--config", str(lenient)).exit_code == 0
     result = run("card")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     path = next((gold_workspace / "reports").glob("*.html"))
     assert str(path.name) in result.output.replace("\n", "") and "PASSED" in path.read_text(encoding="utf-8")
 
@@ -151,7 +152,7 @@ def test_build_on_a_fresh_runner_packages_the_lakes_champion(trained, lenient, p
     champion = registry.champion_tag(load_config(lenient))
     work = pod("cd-runner")
     result = run("build")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert (work / "bentoml" / "models" / champion.replace(":", "/")).is_dir()
     bento = bentoml.bentos.get(result.output.split("Bento ")[1].split(" ")[0])
     variants = json.loads(next(env.value for env in bento.info.envs if env.name == VARIANTS_ENV))

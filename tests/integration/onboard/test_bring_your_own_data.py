@@ -17,7 +17,7 @@ from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
 from pipelines.ml.registry import MODEL_TAG_ENV
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_PII_KEY, explain
 from tests.integration.conftest import free_port
 from tests.onboard_datasets import write_loans_csv, write_transactions_parquet
 
@@ -31,7 +31,7 @@ CASES = {
 
 def _run(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, f"mlrig {' '.join(args)}:\n{result.output}"
+    assert result.exit_code == 0, f"mlrig {' '.join(args)}:\n{explain(result)}"
     return result.output
 
 

@@ -1,5 +1,8 @@
 """Hostile drops, each alone in the raw folder on top of a loaded lake: one clear message naming the file, a
-non-zero exit, the lake untouched, no hang (a deadline interrupts a blocked open, and the test fails)."""
+non-zero exit, the lake untouched, no hang (a deadline interrupts a blocked open, and the test fails).
+
+The folders' paths are longer than a console line, as a CI runner's workspace is: the message must carry the
+path whole, so it can be copied from a log (a console that folds it mid-name breaks it)."""
 
 from __future__ import annotations
 
@@ -13,10 +16,14 @@ import pytest
 from typer.testing import CliRunner
 
 from mlrig_cli.app import app
+from pipelines.config import WORK_DIR_ENV
 from pipelines.data.ingest import ingest
 from pipelines.demo import generate_raw_drops
+from tests.conftest import TEST_PII_KEY
 
 DEADLINE_S = 60
+# wider than the 80 columns a console falls back to when it is not a terminal (a CI log)
+LONG_NAME = "a-folder-named-at-length-like-home-runner-work-repository-repository-on-a-ci-runner"
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(DEADLINE_S)]
 
 
@@ -51,9 +58,19 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
 
 
 def _mlrig(*args: str) -> tuple[int, str]:
-    """Exit code and output (whitespace collapsed: the console wraps long lines)."""
+    """Exit code and output, as printed."""
     result = CliRunner().invoke(app, list(args))
-    return result.exit_code, " ".join(result.output.split())
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def work_dir(tmp_path, monkeypatch):
+    """The shared work folder (tests/conftest.py), at a path longer than a console line."""
+    work = tmp_path / LONG_NAME
+    work.mkdir()
+    monkeypatch.setenv(WORK_DIR_ENV, str(work))
+    monkeypatch.setenv("MLRIG_PII_KEY", TEST_PII_KEY)
+    return work
 
 
 def _lake_files(work: Path) -> dict[str, int]:
@@ -78,20 +95,20 @@ def test_a_hostile_drop_is_refused_by_name_and_the_lake_is_untouched(case, loade
     before = _lake_files(loaded_lake)
     code, output = _mlrig("ingest")
     assert code == 1, output
-    assert "x.csv" in output and words in output, output
+    assert str(config.raw_dir / "x.csv") in output and words in output, output
     assert "Traceback" not in output
     assert _lake_files(loaded_lake) == before
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_init_refuses_a_hostile_sample_by_name_without_hanging(case, tmp_path):
-    exports = tmp_path / "exports"
+    exports = tmp_path / LONG_NAME
     exports.mkdir()
     (exports / "a.csv").write_text("x,y\n1,yes\n2,no\n")
     HOSTILE[case][0](exports / "x.csv")
     code, output = _mlrig("init", "--from", str(exports), "--target", "y", "--config", str(tmp_path / "c.toml"))
     assert code == 1, output
-    assert "x.csv" in output and HOSTILE[case][1] in output, output
+    assert str(exports / "x.csv") in output and HOSTILE[case][1] in output, output
     assert not (tmp_path / "c.toml").exists()
 
 

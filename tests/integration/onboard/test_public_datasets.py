@@ -30,7 +30,7 @@ from pipelines.ml.register import load_model
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.byod import public
 from tests.byod.drops import SPECS, export_drops
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_PII_KEY, explain
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 
 def _run(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, f"mlrig {' '.join(args)}:\n{result.output}"
+    assert result.exit_code == 0, f"mlrig {' '.join(args)}:\n{explain(result)}"
     return result.output
 
 

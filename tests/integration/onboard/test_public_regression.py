@@ -29,7 +29,7 @@ from pipelines.pii import pii_key, pseudonymize_value
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
 from tests.byod import public
 from tests.byod.drops import REGRESSION_SPECS, export_drops
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_PII_KEY, explain
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ INFLATION = 1.35  # the late outcomes of the second round: prices rose after tra
 
 def _run(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, f"mlrig {' '.join(args)}:\n{result.output}"
+    assert result.exit_code == 0, f"mlrig {' '.join(args)}:\n{explain(result)}"
     return result.output
 
 

@@ -17,6 +17,7 @@ from pipelines.config import Config
 from pipelines.lake import Lake
 from pipelines.lineage import last_success
 from pipelines.release.pr_comment import MARKER
+from tests.conftest import explain
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def pytest_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 def _comment(reports: tuple[Path, Path], *extra: str) -> str:
     junit, coverage = reports
     result = CliRunner().invoke(app, ["pr-comment", "--junit", str(junit), "--coverage", str(coverage), *extra])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     return result.output
 
 

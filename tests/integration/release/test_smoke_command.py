@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlrig_cli.app import app
+from tests.conftest import explain
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,7 @@ def test_smoke_passes_against_the_real_service(scorer_url: str) -> None:
     # Coverage traces the server process under test, several times slower than in production: this test
     # checks the pass path with a loose budget; the budget itself is the next test's subject.
     result = CliRunner().invoke(app, ["smoke", "--url", scorer_url, "--requests", "20", "--p99-budget-ms", "5000"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert result.output.startswith(f"smoke passed: {scorer_url} — 20/20 scored")
 
 
@@ -102,7 +103,7 @@ def test_smoke_sends_the_api_key_a_keyed_service_wants(keyed_scorer_url: str, mo
     monkeypatch.setenv(CLIENT_KEY_ENV, KEY)
     args = ["smoke", "--url", keyed_scorer_url, "--requests", "5", "--p99-budget-ms", "5000"]
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
 
 
 def test_smoke_reads_the_key_from_the_variable_mlrig_predict_reads() -> None:

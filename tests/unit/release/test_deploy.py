@@ -13,6 +13,7 @@ from mlrig_cli.app import app
 from pipelines.config import Config
 from pipelines.release.deploy import PROJECTS, ReleaseError, deploy, rollback, run_pulumi
 from pipelines.release.images import RELEASE_ENV
+from tests.conftest import explain
 
 PREVIOUS_KEY = "mlrig:previous-image-tag"
 DIGEST = "sha256:" + "1f" * 32
@@ -193,7 +194,7 @@ def test_cli_deploy_builds_the_references_and_drives_the_pulumi_on_path(
 
     result = CliRunner().invoke(app, args)
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     serving = f"ghcr.io/mlrig/churn-scorer:bbb@{DIGEST}"
     assert f"deployed {serving} to stack staging" in result.output
     calls = (tmp_path / "calls.log").read_text().splitlines()
@@ -213,3 +214,20 @@ def test_cli_deploy_builds_the_references_and_drives_the_pulumi_on_path(
 def test_a_missing_serving_project_is_named(config: Config, tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match=r"no Pulumi project at .*release\.serving_project"):
         run_pulumi(["pulumi", "version"], tmp_path / "absent")
+
+
+def test_a_failed_up_whose_output_has_brackets_is_reported_not_a_traceback(
+    project_config: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pulumi's output names paths in brackets ("policy pack [/…/infra/policy] failed"); printed as console markup it
+    crashed `mlrig deploy` with a MarkupError traceback (found by the rehearsal). It must print as text, exit 1."""
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'error: policy pack [/x/infra/policy] failed to start' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    result = CliRunner().invoke(
+        app, ["deploy", "--tag", "abc", "--stack", "staging", "--config", str(project_config[0])]
+    )
+    assert result.exit_code == 1, result.output
+    assert "policy pack [/x/infra/policy] failed to start" in " ".join(result.output.split())

@@ -9,6 +9,7 @@ from mlrig_cli.app import app
 from pipelines.config import load_config
 from pipelines.onboard.infer import InferenceError, infer_contract
 from pipelines.onboard.sniff import SniffError, read_sample
+from tests.conftest import explain
 from tests.onboard_datasets import write_loans_csv, write_transactions_ndjson_drops, write_transactions_parquet
 
 
@@ -25,7 +26,7 @@ def test_semicolon_cp1252_csv_becomes_a_valid_contract(tmp_path):
     assert any("Núñez" in name for name in sample.frame["applicant"].to_list())
 
     result = _init(tmp_path / "mlrig.toml", path, "defaulted")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     contract = load_config(tmp_path / "mlrig.toml").contract
     assert contract.positive_class == "1"
     assert contract.entity_key == "application_id"
@@ -40,7 +41,7 @@ def test_semicolon_cp1252_csv_becomes_a_valid_contract(tmp_path):
 def test_parquet_with_boolean_text_target_and_card_and_ip_pii(tmp_path):
     path = write_transactions_parquet(tmp_path / "drops")
     result = _init(tmp_path / "mlrig.toml", path, "is_fraud")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     config = load_config(tmp_path / "mlrig.toml")
     contract = config.contract
     assert contract.positive_class == "true"
@@ -70,7 +71,7 @@ def test_rerun_reports_changes_and_keeps_the_existing_contract(tmp_path):
     text = path.read_bytes().decode("cp1252").replace(";car;", ";boat;", 40)
     (widened / "loans_2026-11-02.csv").write_bytes(text.encode("cp1252"))
     result = _init(config, widened, "defaulted")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert "new values ['boat']" in result.output
     assert config.read_text() == before
     assert (tmp_path / "mlrig.proposed.toml").exists()
@@ -117,7 +118,7 @@ def test_a_numeric_target_with_many_values_is_proposed_as_a_regression(tmp_path)
 
     path = write_loans_csv(tmp_path / "drops")
     result = _init(tmp_path / "mlrig.toml", path, "loan_amount")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     config = load_config(tmp_path / "mlrig.toml")
     assert config.contract.task == "regression" and config.contract.positive_class is None
     assert config.contract.columns["loan_amount"].role == "target"
