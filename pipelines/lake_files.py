@@ -10,6 +10,7 @@ fsspec's s3fs would be one more (and is not installed).
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -17,9 +18,27 @@ from pathlib import Path
 
 from pyarrow import fs
 
-from pipelines.lake import storage_options
-
 _CHUNK_BYTES = 8 * 1024 * 1024
+
+# S3 settings read from the environment, in the names object stores and their SDKs already use.
+_S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "aws_access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+    "AWS_REGION": "aws_region",
+    "AWS_ENDPOINT_URL": "aws_endpoint_url",
+    "AWS_SESSION_TOKEN": "aws_session_token",
+}
+
+
+def storage_options(url: str) -> dict[str, str] | None:
+    """Credentials for an object-store lake come from the environment, never from the config file."""
+    if not url.startswith("s3://"):
+        return None
+    options = {key: os.environ[env] for env, key in _S3_ENV.items() if os.environ.get(env)}
+    if options.get("aws_endpoint_url", "").startswith("http://"):
+        options["aws_allow_http"] = "true"  # an in-cluster or test object store without TLS
+    options.setdefault("aws_conditional_put", "etag")  # safe concurrent commits without a lock table
+    return options
 
 
 def filesystem_of(url: str) -> tuple[fs.FileSystem, str] | None:
@@ -96,3 +115,16 @@ def download(url: str, target: Path) -> None:
     with filesystem.open_input_stream(path) as stream, target.open("wb") as local:
         while chunk := stream.read(_CHUNK_BYTES):
             local.write(chunk)
+
+
+def delete(url: str) -> None:
+    """Remove the file if it is there."""
+    remote = filesystem_of(url)
+    try:
+        if remote is None:
+            Path(url).unlink(missing_ok=True)
+        else:
+            filesystem, path = remote
+            filesystem.delete_file(path)
+    except FileNotFoundError:
+        return

@@ -5,8 +5,9 @@ splits, and the target as the task's label (pipelines/tasks/: 0/1 for binary, th
 Feature engineering that the service must repeat lives in the model's own
 preprocessing (pipelines/ml/model.py), not here, so training and serving cannot disagree.
 
-Bounded memory: the features are a projection of silver, streamed from its Delta files into one gold commit
-batch by batch; the segment aggregate is a streaming group-by. With `shard`, only that shard's `_shard`
+Bounded memory: the features are a projection of silver, made file by file (one silver file in memory at a
+time; refine writes them a bucket at most) into gold files committed together; the segment aggregate is a
+streaming group-by. With `shard`, only that shard's `_shard`
 partition is read and replaced (one pod of a Kubernetes Indexed Job each); the segment aggregate spans all
 shards, so it is rebuilt by a run without `shard`, or by shard 0 once every shard's silver is current.
 
@@ -25,8 +26,9 @@ import polars as pl
 
 from pipelines.config import BusinessSettings, Contract
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT
-from pipelines.data.refine import SHARD, Shard, replace_predicate, shard_labels
+from pipelines.data.refine import SHARD, Shard, replace_filter, shard_labels
 from pipelines.lake import Lake
+from pipelines.lake_files import storage_options
 from pipelines.lineage import LINEAGE_TABLE, Run, is_up_to_date, record
 from pipelines.tasks import get_task
 
@@ -134,19 +136,22 @@ def build_gold(
             run.run_id, True, features_version=features.version(), segments_version=segments.version()
         )
     source = silver.scan(run.inputs[silver.label])
-    scope = source.filter(pl.col(SHARD) == shard.label) if shard else source
-    rows = scope.select(pl.len()).collect().item()
+    gold = features.stage(build_features(source, contract).collect_schema(), [SHARD])
+    for uri, partition in silver.files(run.inputs[silver.label]):
+        if shard is None or partition.get(SHARD) == shard.label:
+            rows = pl.scan_parquet(uri, storage_options=storage_options(uri)).with_columns(
+                pl.lit(partition.get(SHARD), pl.String).alias(SHARD)
+            )
+            gold.write(build_features(rows, contract), {SHARD: partition.get(SHARD)})
     if progress:
-        progress(f"read {rows} silver rows" + (f" of shard {shard.label}" if shard else ""))
-    run.outputs[features.label] = features.write(
-        build_features(scope, contract), mode="overwrite", partition_by=[SHARD], replace_where=replace_predicate(shard)
-    )
+        progress(f"read {gold.rows} silver rows" + (f" of shard {shard.label}" if shard else ""))
+    run.outputs[features.label] = features.replace(gold, replace_filter(shard))
     if shard is None or (shard.index == 0 and stale_silver(lake, contract, None) is None):
         settings = business or BusinessSettings()
         by_segment = build_segments(source, contract, settings).collect(engine="streaming")
         run.outputs[segments.label] = segments.write(by_segment, mode="overwrite")
-    run.counts = {"features": rows}
+    run.counts = {"features": gold.rows}
     record(lake, run)
     if progress:
-        progress(f"wrote {rows} gold feature rows")
-    return FeaturesResult(run.run_id, False, rows, run.outputs[features.label], run.outputs.get(segments.label))
+        progress(f"wrote {gold.rows} gold feature rows")
+    return FeaturesResult(run.run_id, False, gold.rows, run.outputs[features.label], run.outputs.get(segments.label))

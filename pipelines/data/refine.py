@@ -4,17 +4,19 @@ Every bronze row ends in exactly one place, and the counts are checked before an
     bronze rows = silver rows + quarantined rows + duplicates removed.
 A quarantined row keeps its raw text (PII treated) and the rules it broke, so it can be fixed and replayed.
 
-Bounded memory: rows are split by a stable hash of the duplicate key into buckets of about `BUCKET_ROWS`
-(spilled to local Parquet by polars' streaming sink), and each bucket is typed, checked, de-duplicated and
-treated on its own. Two copies of one record always share a bucket, so de-duplication within and across drops
-stays exact while peak memory follows the bucket size, not the table's. The same hash splits the work across
-machines: `shard=Shard(i, n)` refines only the records of shard i of n (one pod of a Kubernetes Indexed Job),
-and replaces only that shard's `_shard` partition of silver and quarantine.
+Bounded memory: rows are split by a stable hash of the duplicate key into buckets of at most `BUCKET_ROWS`
+(spilled to local Parquet by polars' streaming sink when there is more than one), and each bucket is typed,
+checked, de-duplicated and treated on its own. Two copies of one record always share a bucket, so
+de-duplication within and across drops stays exact while peak memory follows the bucket size, not the table's.
+The same hash splits the work across machines: `shard=Shard(i, n)` refines only the records of shard i of n
+(one pod of a Kubernetes Indexed Job), and replaces only that shard's `_shard` partition of silver and
+quarantine.
 
-Runs are idempotent and crash-safe: quarantine and silver are each replaced (whole, or one shard) from the same
-bronze version, each in one Delta commit streamed from the buckets, and the lineage row that marks the run done
-is written last. A run killed between the two commits leaves no lineage row, and the next run redoes both
-writes from bronze: nothing is lost or counted twice.
+Runs are idempotent and crash-safe: silver's and quarantine's Parquet files are written bucket by bucket into
+their tables' folders (invisible until committed), then each table is replaced (whole, or one shard) from the
+same bronze version in one Delta commit, and the lineage row that marks the run done is written last. A run
+killed before or between the two commits leaves no lineage row, and the next run redoes both writes from
+bronze: nothing is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +34,18 @@ import polars_hash as plh
 from pipelines.config import Column, Contract
 from pipelines.contract import cast_from_text, silver_columns
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, RUN_ID, SOURCE_FILE, SOURCE_LINE
-from pipelines.lake import Batches, Lake, parquet_frames
+from pipelines.lake import Lake, PartitionFilters, Staged
 from pipelines.lineage import Run, is_up_to_date, record
 from pipelines.pii import treat_pii
 
 RULE, QUARANTINE_RUN = "_rule", "_quarantine_run_id"
 SHARD = "_shard"  # partition column of silver, quarantine and gold features: "<index>-of-<count>"
-_ROW, _HASH, _BUCKET = "__row", "__key_hash", "__bucket"
+_ROW, _HASH, _BUCKET, _SHARD_NUMBER = "__row", "__key_hash", "__bucket", "__shard_number"
 _TYPED = "__typed_"
-# Rows per bucket: peak memory is a few copies of one bucket. 250k rows of the demo's width is ~150 MiB a copy.
-BUCKET_ROWS = int(os.environ.get("MLRIG_BUCKET_ROWS", "250000"))
+# Rows per bucket (at most): peak memory follows one bucket. 2^20 rows of the demo's width peaked at 0.9-1.1 GiB
+# RSS (process included), the whole-frame polars query's size at 1M rows and well inside 2 GiB at any row
+# count; smaller buckets cost a spill of bronze to local disk that larger ones avoid (docs/data.md).
+BUCKET_ROWS = int(os.environ.get("MLRIG_BUCKET_ROWS", str(2**20)))
 SYSTEMATIC_SHARE = 0.5  # a rule broken by most of a file's rows means a wrong export, not a few bad records
 
 
@@ -69,13 +73,11 @@ def shard_labels(count: int) -> list[str]:
     return [Shard(i, count).label for i in range(count)]
 
 
-def replace_predicate(shard: Shard | None) -> str | None:
-    """The Delta predicate a shard's write replaces: its own partition and any left by another shard count
-    (stale once the count changed). None: the whole table."""
-    if shard is None:
-        return None
-    current = ", ".join(f"'{label}'" for label in shard_labels(shard.count))
-    return f"{SHARD} = '{shard.label}' OR {SHARD} NOT IN ({current})"
+def replace_filter(shard: Shard | None) -> PartitionFilters | None:
+    """The partitions a shard's write replaces: its own and any left by another shard count (stale once the
+    count changed), i.e. every partition but the other current shards'. None: the whole table."""
+    others = [label for label in shard_labels(shard.count) if label != shard.label] if shard else []
+    return [(SHARD, "not in", others)] if others else None
 
 
 @dataclass(frozen=True)
@@ -220,12 +222,11 @@ class _Tally:
     file_rows: pl.DataFrame | None = None
     file_rules: pl.DataFrame | None = None
 
-    def add(self, checked: pl.DataFrame, bad: pl.DataFrame, silver: int) -> None:
+    def add(self, checked: pl.DataFrame, bad: pl.DataFrame) -> None:
         """`checked`: (file, valid) of every row; `bad`: (file, rule) of the quarantined ones."""
         self.bronze += checked.height
         self.quarantined += bad.height
         self.valid += checked.height - bad.height
-        self.silver += silver
         rows = checked.group_by(SOURCE_FILE).agg(pl.len().cast(pl.Int64).alias("total"))
         rules = bad.group_by(SOURCE_FILE, RULE).agg(pl.len().cast(pl.Int64).alias("rows"))
         self.file_rows = rows if self.file_rows is None else pl.concat([self.file_rows, rows])
@@ -258,8 +259,9 @@ class _Plan:
         kept = [*silver_columns(self.contract), *self.compared]
         return [*kept, SOURCE_FILE, SOURCE_LINE, INGESTED_AT, INGEST_DATE, RUN_ID]
 
-    def bucket(self, raw: pl.LazyFrame, tally: _Tally) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(silver rows, quarantined rows) of one bucket; every copy of a record is in the same bucket.
+    def bucket(self, raw: pl.LazyFrame, tally: _Tally) -> tuple[pl.LazyFrame, pl.DataFrame]:
+        """(silver rows, quarantined rows) of one bucket; every copy of a record is in the same bucket. Silver's
+        rows are left lazy (over the bucket in memory), so the writer streams them without gathering them.
 
         Why it is shaped so: gathering rows of a wide frame is what costs, so validity and "first copy" are
         computed as narrow masks and each output gathers its own columns once; rule texts are built for the
@@ -267,19 +269,16 @@ class _Plan:
         contract = self.contract
         present = set(self.read)
         typed = [c for c in contract.columns.values() if c.name in present]
-        frame = raw.with_columns(_typed(c) for c in typed).with_columns(_valid_expr(contract, present)).collect()
         keys = [f"{_TYPED}{c}" for c in duplicate_columns(contract)]
-        silver_columns_out = [
-            *(pl.col(f"{_TYPED}{c}").alias(c) for c in silver_columns(contract)),
-            SOURCE_FILE,
-            SOURCE_LINE,
-            INGESTED_AT,
-            INGEST_DATE,
-            SHARD,
-        ]
-        first = _first_copies(frame, keys)
-        silver = treat_pii(frame.lazy().filter(first).select(silver_columns_out), contract, self.pii_key).collect()
-        broken = frame.lazy().filter(pl.col(_VALID).not_())
+        # text columns typed are their raw text trimmed: recomputed where needed rather than held twice
+        texts = [c for c in typed if c.dtype in ("string", "category") and f"{_TYPED}{c.name}" not in keys]
+        frame = (
+            raw.with_columns(_typed(c) for c in typed)
+            .with_columns(_valid_expr(contract, present))
+            .drop(f"{_TYPED}{c.name}" for c in texts)
+            .collect(engine="streaming")  # the in-memory engine held 2-3x the frame while parsing
+        )
+        broken = frame.lazy().filter(pl.col(_VALID).not_()).with_columns(_typed(c) for c in texts)
         quarantined = treat_pii(
             broken.with_columns(rule_expr(contract, present)).select(
                 *(c for c in self.read if c not in self.compared), RULE, SHARD
@@ -288,8 +287,23 @@ class _Plan:
             self.pii_key,
         ).with_columns(pl.lit(self.run_id).alias(QUARANTINE_RUN))
         quarantined = quarantined.collect()
-        tally.add(frame.select(SOURCE_FILE, _VALID), quarantined.select(SOURCE_FILE, RULE), silver.height)
-        return silver, quarantined
+        tally.add(frame.select(SOURCE_FILE, _VALID), quarantined.select(SOURCE_FILE, RULE))
+        # the other raw text is needed no more: let it go before silver's rows are gathered
+        text_names = [c.name for c in texts]
+        out = {c.name: cast_from_text(c) for c in texts}
+        out |= {c: pl.col(f"{_TYPED}{c}").alias(c) for c in silver_columns(contract) if c not in out}
+        typed_out = [f"{_TYPED}{c}" for c in silver_columns(contract) if c not in text_names]
+        frame = frame.select(*dict.fromkeys([*keys, *typed_out, *text_names]), *_ORDER, INGEST_DATE, SHARD, _VALID)
+        first = _first_copies(frame, keys)
+        silver_columns_out = [
+            *(out[c] for c in silver_columns(contract)),
+            SOURCE_FILE,
+            SOURCE_LINE,
+            INGESTED_AT,
+            INGEST_DATE,
+            SHARD,
+        ]
+        return treat_pii(frame.lazy().filter(first).select(silver_columns_out), contract, self.pii_key), quarantined
 
 
 _VALID = "__valid"
@@ -309,25 +323,25 @@ def _valid_expr(contract: Contract, present: set[str]) -> pl.Expr:
     return pl.all_horizontal([*parsed, *kept, pl.lit(True)]).fill_null(True).alias(_VALID)
 
 
-def _in_order(frame: pl.DataFrame) -> bool:
-    """Whether rows already come in the order received (bronze is appended in that order; checking is cheap,
-    sorting a wide frame is not)."""
-    at, file, line = (pl.col(c) for c in _ORDER)
-    later = (at > at.shift()) | (
-        (at == at.shift()) & ((file > file.shift()) | ((file == file.shift()) & (line > line.shift())))
-    )
-    return bool(frame.select(later.slice(1).all()).item())
-
-
 def _first_copies(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
-    """Per row: valid and the first copy received of its record (by the duplicate key)."""
+    """Per row: valid and the first copy received of its record (by the duplicate key).
+
+    Why it is shaped so: comparing whole keys of every row held a bucket's size again in memory. A valid row
+    whose key hash no other valid row shares is a first copy for sure; only the rows that share a hash (the
+    copies, and any hash collision) are compared by their keys, in the order received, so the answer is exact."""
     valid = pl.col(_VALID)
-    first = valid & pl.when(valid).then(pl.struct(keys)).is_first_distinct()
-    if _in_order(frame):
-        return frame.select(first)[_VALID]
-    ranked = frame.select(*_ORDER, *keys, _VALID).with_row_index(_ROW).sort(_ORDER)
-    firsts = ranked.filter(first)[_ROW]
-    return frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(firsts.implode())).to_series()
+    shared = valid & pl.when(valid).then(pl.struct(keys).hash()).is_duplicated()
+    masks = frame.select(valid.alias(_VALID), shared.alias("__shared"))
+    candidates = (
+        frame.select(*_ORDER, *keys)
+        .with_row_index(_ROW)
+        .filter(masks["__shared"])
+        .sort(_ORDER)
+        .filter(pl.struct(keys).is_first_distinct())[_ROW]
+    )
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    unique = pl.col(_VALID) & pl.col("__shared").not_()
+    return masks.select(unique | row.is_in(candidates.implode())).to_series()
 
 
 def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> list[pl.LazyFrame]:
@@ -335,7 +349,8 @@ def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> list[pl.LazyFram
     per bucket. Small row groups, so each open bucket file buffers little. (Our own writers fed a row group at a
     time held less at 20M rows, 1.4 against 2.1 GiB, but cost 4 s more at 1M: docs/data.md.)"""
     target = pl.PartitionBy(folder, key=_BUCKET, include_key=False)
-    source.sink_parquet(target, mkdir=True, compression="lz4", row_group_size=_SPILL_GROUP)
+    # no column statistics: spill files are read whole, never filtered (writing them cost ~8 % of the spill)
+    source.sink_parquet(target, mkdir=True, compression="lz4", row_group_size=_SPILL_GROUP, statistics=False)
     scans = []
     for number in range(buckets):
         files = sorted(folder.glob(f"{_BUCKET}={number}/*.parquet"))
@@ -373,53 +388,55 @@ def refine(
     rows = source.select(pl.len()).collect().item()
     buckets = max(1, math.ceil(rows / count / BUCKET_ROWS))
     with tempfile.TemporaryDirectory(prefix="mlrig-refine-") as tmp:
-        if buckets == 1 and count == 1:
-            parts = [source.with_columns(pl.lit(Shard(0, 1).label).alias(SHARD))]
+        hashed = source.with_columns(key_hash(contract)) if count > 1 or buckets > 1 else source
+        if shard and count > 1:
+            hashed = hashed.filter(pl.col(_HASH) % count == shard.index)
+        if shard or count == 1:  # one label for every row: added per bucket, not spilled
+            label = pl.lit((shard or Shard(0, 1)).label)
+        else:  # the shard's number is spilled (narrow), its label made per bucket
+            hashed = hashed.with_columns((pl.col(_HASH) % count).cast(pl.UInt32).alias(_SHARD_NUMBER))
+            label = pl.col(_SHARD_NUMBER).replace_strict(range(count), shard_labels(count), return_dtype=pl.String)
+        if buckets == 1:  # it all fits in one bucket: read bronze directly, no spill
+            parts = [hashed]
         else:
-            hashed = source.with_columns(key_hash(contract))
-            if shard:
-                hashed = hashed.filter(pl.col(_HASH) % count == shard.index)
-            hashed = hashed.with_columns(
-                pl.format("{}-of-{}", pl.col(_HASH) % count, pl.lit(count)).alias(SHARD),
-                (pl.col(_HASH) // count % buckets).alias(_BUCKET),
-            ).drop(_HASH)
-            parts = _spill(hashed, Path(tmp, "in"), buckets) or [hashed.drop(_BUCKET).limit(0)]
-        stream = _Stream(plan, parts, Path(tmp), shard, progress, max_quarantine_share)
-        return stream.commit(lake, run)
+            hashed = hashed.with_columns((pl.col(_HASH) // count % buckets).alias(_BUCKET))
+            parts = _spill(hashed.drop(_HASH), Path(tmp, "in"), buckets) or [hashed.drop(_BUCKET).limit(0)]
+        labelled = [part.with_columns(label.alias(SHARD)).drop(_HASH, _SHARD_NUMBER, strict=False) for part in parts]
+        return _Stream(plan, labelled, shard, count, progress, max_quarantine_share).commit(lake, run)
 
 
 class _Stream:
-    """Silver streamed into its Delta commit bucket by bucket; quarantined rows set aside in local Parquet.
+    """Silver and quarantine files written bucket by bucket into their tables' folders, then committed.
 
-    The accounting and the quarantine rate are checked after the last bucket and before the commit: a failed
-    check ends the stream with RefineError, so Delta never commits the files it was handed and nothing is
-    written. A lost commit race replays the stream (the buckets are re-read; nothing is counted twice)."""
+    The accounting and the quarantine rate are checked after the last bucket and before either commit: a failed
+    check deletes the written files and raises RefineError, so nothing is committed. A lost commit race retries
+    the commit with the same files."""
 
     def __init__(
         self,
         plan: _Plan,
         parts: list[pl.LazyFrame],
-        folder: Path,
         shard: Shard | None,
+        count: int,
         progress: Callable[[str], None] | None,
         max_quarantine_share: float,
     ) -> None:
-        self.plan, self.parts, self.folder, self.shard = plan, parts, folder, shard
+        self.plan, self.parts, self.shard, self.count = plan, parts, shard, count
         self.progress, self.max_quarantine_share = progress or (lambda _: None), max_quarantine_share
         self.tally = _Tally()
         self.warnings: tuple[str, ...] = ()
 
-    def batches(self) -> Iterator[pl.DataFrame]:
-        self.tally = _Tally()
-        for path in self.folder.glob("quarantine-*.parquet"):
-            path.unlink()
+    def write(self, silver: Staged, quarantine: Staged) -> None:
+        labels = [self.shard.label] if self.shard else shard_labels(self.count)
         for number, part in enumerate(self.parts):
             silver_rows, quarantined = self.plan.bucket(part, self.tally)
-            quarantined.write_parquet(self.folder / f"quarantine-{number:05d}.parquet", compression="lz4")
+            for label in labels:
+                rows = silver_rows.filter(pl.col(SHARD) == label) if len(labels) > 1 else silver_rows
+                silver.write(rows, {SHARD: label})
+            self.tally.silver = silver.rows
+            quarantine.add(quarantined)
             if len(self.parts) > 1:
                 self.progress(f"bucket {number + 1} of {len(self.parts)}: {self.tally.bronze} bronze rows so far")
-            yield silver_rows
-        self.check()
 
     def check(self) -> None:
         """Refuse (RefineError) a run whose accounting does not add up or that quarantines too much."""
@@ -440,19 +457,23 @@ class _Stream:
         for warning in self.warnings:
             self.progress(f"warning: {warning}")
 
-    def schema(self) -> pl.Schema:
-        """Silver's schema, from the plan run on no rows."""
-        return self.plan.bucket(self.parts[0].limit(0), _Tally())[0].schema
-
     def commit(self, lake: Lake, run: Run) -> RefineResult:
-        """Silver (streamed), then quarantine, then the lineage row that marks the run done."""
+        """Silver, then quarantine, then the lineage row that marks the run done."""
         contract = self.plan.contract
         silver, quarantine = lake.table("silver", contract.dataset), lake.table("quarantine", contract.dataset)
-        layout = {"mode": "overwrite", "partition_by": [SHARD], "replace_where": replace_predicate(self.shard)}
-        run.outputs[silver.label] = silver.write(Batches(self.schema(), self.batches), **layout)
-        parts = [str(p) for p in sorted(self.folder.glob("quarantine-*.parquet"))]
-        quarantined = Batches(pl.scan_parquet(parts).collect_schema(), lambda: parquet_frames(parts))
-        run.outputs[quarantine.label] = quarantine.write(quarantined, **layout)
+        silver_rows, quarantined = self.plan.bucket(self.parts[0].limit(0), _Tally())
+        silver_schema, quarantine_schema = silver_rows.collect_schema(), quarantined.schema
+        staged = silver.stage(silver_schema, [SHARD]), quarantine.stage(quarantine_schema, [SHARD])
+        try:
+            self.write(*staged)
+            self.check()
+        except BaseException:
+            for files in staged:
+                files.discard()
+            raise
+        where = replace_filter(self.shard)
+        run.outputs[silver.label] = silver.replace(staged[0], where)
+        run.outputs[quarantine.label] = quarantine.replace(staged[1], where)
         tally = self.tally
         run.counts = {
             "bronze": tally.bronze,
