@@ -18,6 +18,7 @@ from pipelines.lake import Lake
 from pipelines.monitor.feedback import feedback_demo
 from pipelines.monitor.outcomes import LABEL
 from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
+from tests.conftest import explain
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -88,5 +89,5 @@ def test_a_performance_drop_in_outcomes_triggers_retraining_and_the_gate_decides
     assert "ROC AUC" in result.output and "< minimum" in result.output
     assert "gate" in result.output.lower()
     # same gold, same seed: the retrained model equals the current one, which passes the absolute rules
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, explain(result)
     assert "is the champion" in result.output

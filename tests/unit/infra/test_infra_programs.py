@@ -490,3 +490,13 @@ def test_the_jobs_command_exists_in_the_pipeline_image(stack_runs, project):
     for where, spec in pod_specs(stack_runs[(project, "dev")]):
         command = spec["containers"][0]["command"][0]
         assert f"/usr/local/bin/{command} " in dockerfile, where
+
+
+def test_the_pipeline_images_cache_folders_are_ones_its_pods_may_write():
+    """Root is read-only in every pod; a library's cache folder set by the image must lie in a writable emptyDir."""
+    dockerfile = (INFRA_DIR / "images" / "dockerfiles" / "pipeline.Dockerfile").read_text()
+    caches = dict(re.findall(r"\b(MPLCONFIGDIR|XDG_CACHE_HOME|XDG_CONFIG_HOME)=(\S+)", dockerfile))
+    assert "MPLCONFIGDIR" in caches, "matplotlib would try ~/.config on the read-only root"
+    writable = ContainerArgs.__dataclass_fields__["writable_paths"].default
+    for name, path in caches.items():
+        assert any(path == w or path.startswith(w.rstrip("/") + "/") for w in writable), f"{name}={path}"
