@@ -148,7 +148,7 @@ ACT_JOBS ?=
 ACT_TOOLS = pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes act
 ACT_SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 
-.PHONY: act-runner ci-act rehearse
+.PHONY: act-runner act-plugins ci-act rehearse
 
 # GitHub's hosted jobs run as the non-root user `runner` with passwordless sudo; the local runs mirror that.
 act-runner: ## The non-root runner user act runs jobs as (passwordless sudo, like GitHub's `runner`); idempotent
@@ -163,20 +163,26 @@ act-runner: ## The non-root runner user act runs jobs as (passwordless sudo, lik
 
 # The pull-request workflow as GitHub runs it: `ci.yml` on a pull_request event, every job (ACT_JOBS=… for some),
 # previews against the file backend under $(ACT_OUT) (PULUMI_BACKEND_URL, what `pulumi login file://DIR` selects).
-ci-act: install act-runner ## Run .github/workflows/ci.yml with act (pull_request) as the runner user; PR comment → $(ACT_OUT)/ci/
+# the runner's own copy of the Kubernetes provider plugin (the tools' pulumi-home is root's, mode 0700)
+act-plugins: act-runner
 	tools/build-tools.sh $(ACT_TOOLS)
-	@# the runner's own copy of the provider plugin (the tools' pulumi-home is root's, mode 0700)
 	$(ACT_SUDO) sudo -n -u $(ACT_USER) mkdir -p ~$(ACT_USER)/.pulumi/plugins
 	$(ACT_SUDO) cp -a $$(tools/build-tools.sh --print-dir)/pulumi-home/plugins/. ~$(ACT_USER)/.pulumi/plugins/
 	$(ACT_SUDO) chown -R $(ACT_USER): ~$(ACT_USER)/.pulumi
+
+ci-act: install act-plugins ## Run .github/workflows/ci.yml with act (pull_request) as the runner user; PR comment → $(ACT_OUT)/ci/
 	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-$(E2E_PULUMI_PASSPHRASE)} \
 	  $(BIN)/python -m tools.act.run .github/workflows/ci.yml --event pull_request --out $(ACT_OUT)/ci \
 	  --tools-bin $$(tools/build-tools.sh --print-dir)/bin --user $(ACT_USER) $(foreach job,$(ACT_JOBS),--job $(job)) \
 	  --env PULUMI_BACKEND_URL=file://$(ACT_OUT)/pulumi-state \
 	  --secret PULUMI_CONFIG_PASSPHRASE
 
-# The phases it plays and the ones it says it does not (yet): tools/rehearsal/__main__.py, docs/cicd.md.
-rehearse: install act-runner node-setup ## The workflow files through a repository's life (act): PR → merge → failed gate
-	tools/build-tools.sh $(ACT_TOOLS)
-	$(BIN)/python -m tools.rehearsal --out $(ACT_OUT)/rehearsal --user $(ACT_USER) \
-	  --tools-bin $$(tools/build-tools.sh --print-dir)/bin $(if $(ACT_JOBS),--pr-jobs $(ACT_JOBS),)
+# The phases it plays, what stands in and why: tools/rehearsal/__main__.py, docs/cicd.md. REHEARSE_PR_JOBS=preview
+# runs only those ci.yml jobs (`.ci/run` leaves out `test`, whose `make test` it has just run at the same commit, and
+# says so through REHEARSE_TEST_NOTE); the default runs every job.
+REHEARSE_PR_JOBS ?=
+REHEARSE_TEST_NOTE ?=
+rehearse: install act-plugins node-setup images-setup ## The workflow files through a repository's life (act, local cluster): PR → merge → staging → prod → rollback → failed gate
+	nice -n 10 $(BIN)/python -m tools.rehearsal --out $(ACT_OUT)/rehearsal --user $(ACT_USER) \
+	  --tools-bin $$(tools/build-tools.sh --print-dir)/bin $(if $(REHEARSE_PR_JOBS),--pr-jobs $(REHEARSE_PR_JOBS),) \
+	  $(if $(REHEARSE_TEST_NOTE),--test-job-note "$(REHEARSE_TEST_NOTE)",)

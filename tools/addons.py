@@ -134,7 +134,7 @@ def coredns_objects(image: str, dns_ip: str) -> list[dict]:
         "       fallthrough in-addr.arpa ip6.arpa\n    }\n    cache 5\n}\n"
     )
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coredns", "namespace": "kube-system"}},
+        _service_account("coredns"),
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
@@ -155,43 +155,29 @@ def coredns_objects(image: str, dns_ip: str) -> list[dict]:
             "metadata": {"name": "coredns", "namespace": "kube-system"},
             "data": {"Corefile": corefile},
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": "coredns",
-                        "priorityClassName": "system-cluster-critical",
-                        "containers": [
-                            {
-                                "name": "coredns",
-                                "image": image,
-                                "imagePullPolicy": "Never",
-                                "args": ["-conf", "/etc/coredns/Corefile"],
-                                "ports": [
-                                    {"containerPort": 1053, "protocol": "UDP", "name": "dns"},
-                                    {"containerPort": 1053, "protocol": "TCP", "name": "dns-tcp"},
-                                ],
-                                "resources": {
-                                    "requests": {"cpu": "50m", "memory": "32Mi"},
-                                    "limits": {"cpu": "500m", "memory": "128Mi"},
-                                },
-                                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 2},
-                                "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
-                                "securityContext": _pod_security(),
-                                "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns"}],
-                            }
-                        ],
-                        "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
-                    },
+        _system_deployment(
+            "coredns",
+            labels,
+            {
+                "name": "coredns",
+                "image": image,
+                "imagePullPolicy": "Never",
+                "args": ["-conf", "/etc/coredns/Corefile"],
+                "ports": [
+                    {"containerPort": 1053, "protocol": "UDP", "name": "dns"},
+                    {"containerPort": 1053, "protocol": "TCP", "name": "dns-tcp"},
+                ],
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "32Mi"},
+                    "limits": {"cpu": "500m", "memory": "128Mi"},
                 },
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 2},
+                "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
+                "securityContext": _pod_security(),
+                "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns"}],
             },
-        },
+            volumes=[{"name": "config", "configMap": {"name": "coredns"}}],
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -213,7 +199,7 @@ def metrics_server_objects(image: str) -> list[dict]:
     labels = {"k8s-app": "metrics-server"}
     sa = "metrics-server"
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": "kube-system"}},
+        _service_account(sa),
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
@@ -236,49 +222,35 @@ def metrics_server_objects(image: str) -> list[dict]:
             },
             "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": "kube-system"}],
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "metrics-server", "namespace": "kube-system", "labels": labels},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": sa,
-                        "priorityClassName": "system-cluster-critical",
-                        "containers": [
-                            {
-                                "name": "metrics-server",
-                                "image": image,
-                                "imagePullPolicy": "Never",
-                                "args": [
-                                    "--cert-dir=/tmp",
-                                    "--secure-port=10250",
-                                    "--kubelet-preferred-address-types=InternalIP",
-                                    # the kubelet's serving certificate is self-signed (no cluster CA signs it here)
-                                    "--kubelet-insecure-tls",
-                                    "--metric-resolution=15s",
-                                ],
-                                "ports": [{"containerPort": 10250, "name": "https"}],
-                                "resources": {
-                                    "requests": {"cpu": "50m", "memory": "64Mi"},
-                                    "limits": {"cpu": "500m", "memory": "256Mi"},
-                                },
-                                "readinessProbe": {
-                                    "httpGet": {"path": "/readyz", "port": 10250, "scheme": "HTTPS"},
-                                    "periodSeconds": 5,
-                                },
-                                "securityContext": _pod_security(),
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
-                            }
-                        ],
-                        "volumes": [{"name": "tmp", "emptyDir": {}}],
-                    },
+        _system_deployment(
+            sa,
+            labels,
+            {
+                "name": "metrics-server",
+                "image": image,
+                "imagePullPolicy": "Never",
+                "args": [
+                    "--cert-dir=/tmp",
+                    "--secure-port=10250",
+                    "--kubelet-preferred-address-types=InternalIP",
+                    # the kubelet's serving certificate is self-signed (no cluster CA signs it here)
+                    "--kubelet-insecure-tls",
+                    "--metric-resolution=15s",
+                ],
+                "ports": [{"containerPort": 10250, "name": "https"}],
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "64Mi"},
+                    "limits": {"cpu": "500m", "memory": "256Mi"},
                 },
+                "readinessProbe": {
+                    "httpGet": {"path": "/readyz", "port": 10250, "scheme": "HTTPS"},
+                    "periodSeconds": 5,
+                },
+                "securityContext": _pod_security(),
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
             },
-        },
+            volumes=[{"name": "tmp", "emptyDir": {}}],
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -299,6 +271,32 @@ def metrics_server_objects(image: str) -> list[dict]:
             },
         },
     ]
+
+
+def _service_account(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "kube-system"}}
+
+
+def _system_deployment(service_account: str, labels: dict, container: dict, volumes: list[dict]) -> dict:
+    """One replica of a cluster add-on in kube-system, at system-cluster-critical priority, under its own account."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": container["name"], "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": service_account,
+                    "priorityClassName": "system-cluster-critical",
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
 
 
 def _binding(name: str, role: str, sa: str) -> dict:

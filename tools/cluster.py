@@ -176,10 +176,29 @@ class ClusterInfo:
         return subprocess.run(in_node(self.holder_pid, list(argv)), capture_output=True, text=True, check=False)
 
 
-def leftover(tools_bin: Path) -> list[str]:
-    """Processes still running a binary from `tools_bin` (after a cluster stopped, there must be none)."""
+def leftover(tools_bin: Path, *clusters: ClusterInfo) -> list[str]:
+    """Processes of `clusters` still running a binary from `tools_bin` (after they stopped, there must be none).
+
+    A process is a cluster's when its command line names the cluster's work folder (the control plane, containerd,
+    the kubelet) or it sits in the cluster's cgroup (the shims and pods its node started). Other clusters on the
+    host (a parallel CI job, an engineer's `make cluster`) are not ours to blame; with no cluster given, every
+    process of `tools_bin` counts."""
     ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
-    return [line for line in ps.splitlines() if str(tools_bin) in line]
+    running = [line for line in ps.splitlines() if str(tools_bin) in line]
+    if not clusters:
+        return running
+    folders = [str(c.workdir) for c in clusters]
+    cgroups = [c.slot.cgroup_name for c in clusters if c.slot is not None]
+    return [line for line in running if any(f in line for f in folders) or _in_cgroup(line, cgroups)]
+
+
+def _in_cgroup(ps_line: str, cgroups: list[str]) -> bool:
+    try:
+        text = Path(f"/proc/{ps_line.split()[0]}/cgroup").read_text()
+    except OSError:  # it has exited since `ps` ran
+        return False
+    paths = [line.split(":", 2)[-1] for line in text.splitlines()]
+    return any(f"/{name}/" in f"{path}/" for path in paths for name in cgroups)
 
 
 def default_tools_dir() -> Path:

@@ -7,38 +7,26 @@ from the cluster's local registry (a mirror), so the stacks deploy exactly the r
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
 import pytest
 from kubernetes import client, config
 from typer.testing import CliRunner
 
 from infra.images.build import LABEL_MODEL, image_ref
-from infra.images.context import PIPELINE_SOURCES
 from infra.images.engine import connect
 from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config, load_config
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_PII_KEY, explain
 from tools import cluster, objstore
+from tools.e2e_images import IMAGE_SOURCES, IMAGE_TAG, TRAINING, content_key, present
 from tools.engine import PulumiEngine
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE_TAG = "e2e"
-TRAINING = (
-    ["generate", "--rows", "3000", "--days", "2"],
-    ["ingest"],
-    ["refine"],
-    ["features"],
-    ["train"],
-    ["build"],  # with MLRIG_MODEL_TAG naming the model just trained (images fixture)
-)
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +50,7 @@ def local_cluster(
     mirror = project_config.images.registry.split("/", 1)[0]
     with cluster.local_cluster(tools_dir / "bin", tmp_path_factory.mktemp("cluster"), mirrors=(mirror,)) as info:
         yield info
-    assert not cluster.leftover(tools_dir / "bin"), "a cluster process outlived the cluster"
+    assert not cluster.leftover(tools_dir / "bin", info), "a cluster process outlived the cluster"
     assert not cluster.nodehost.leftovers(info.slot), "the node left host resources behind"
 
 
@@ -81,31 +69,6 @@ class Images:
     object_store_local: str
 
 
-IMAGE_SOURCES = (*PIPELINE_SOURCES, "pyproject.toml", "uv.lock")  # what both images are made of (and the wheels)
-
-
-def content_key(root: Path, paths: tuple[str, ...], *extra: object) -> str:
-    """A hash of the files an image is made of (tracked or not, ignored ones excepted) and of `extra`: the same
-    key means the same image, so a warm run reuses it instead of training and building again."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "--", *paths], cwd=root, capture_output=True, text=True,
-        check=True,
-    ).stdout.split()  # fmt: skip
-    digest = hashlib.sha256(repr(extra).encode())
-    for name in sorted(listed):
-        if (root / name).is_file():
-            digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _present(engine, ref: str) -> bool:
-    try:
-        engine.images.get(ref)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def images(local_cluster: cluster.ClusterInfo, tools_dir: Path, project_config: Config, tmp_path_factory) -> Images:
     """Train on demo data (seeded, so the same sources give the same model), build the serving image from that
@@ -114,7 +77,7 @@ def images(local_cluster: cluster.ClusterInfo, tools_dir: Path, project_config: 
     engine = connect()
     tag = f"{IMAGE_TAG}-{content_key(ROOT, IMAGE_SOURCES, TRAINING)}"
     serving, pipeline = image_ref(project_config, "serving", tag), image_ref(project_config, "pipeline", tag)
-    if not (_present(engine, serving) and _present(engine, pipeline)):
+    if not (present(engine, serving) and present(engine, pipeline)):
         work = tmp_path_factory.mktemp("train")
         runner = CliRunner()
         with pytest.MonkeyPatch.context() as patch:
@@ -125,10 +88,10 @@ def images(local_cluster: cluster.ClusterInfo, tools_dir: Path, project_config: 
             for args in (*TRAINING, ["image", "build", "serving", "--tag", tag],
                          ["image", "build", "pipeline", "--tag", tag]):  # fmt: skip
                 result = runner.invoke(app, args)
-                assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{result.output}"
+                assert result.exit_code == 0, f"mlrig {' '.join(args)} failed:\n{explain(result)}"
     store_tag = f"{IMAGE_TAG}-{content_key(ROOT, ('tools/objstore.py',), sorted(tools_dir.glob('objstore/*')))}"
     store = f"{objstore.IMAGE}:{store_tag}"
-    if not _present(engine, store):
+    if not present(engine, store):
         store = objstore.build_stand_in(engine, project_config, tools_dir, store_tag)
     deployed = project_config.images.registry
     return Images(

@@ -36,9 +36,9 @@ def test_two_clusters_run_side_by_side_and_leave_nothing_behind(tools_dir: Path,
         )
         dns = [info.service_address("kube-system", "kube-dns", "dns-tcp")[0] for info in (a, b)]
         assert dns == [a.slot.dns_ip, b.slot.dns_ip]
-        slots = (a.slot, b.slot)
-    for slot in slots:
-        assert nodehost.leftovers(slot) == [], slot
-    assert cluster.leftover(bin_dir) == []
+        both = (a, b)
+    for info in both:
+        assert nodehost.leftovers(info.slot) == [], info.slot
+    assert cluster.leftover(bin_dir, *both) == []
     mounts = Path("/proc/self/mountinfo").read_text()
     assert str(tmp_path) not in mounts  # no overlay, tmpfs or netns mount of either node reached the host

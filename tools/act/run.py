@@ -77,6 +77,8 @@ def act_command(args: argparse.Namespace, act: Path) -> list[str]:
         command += ["--secret", name]
     for job in args.job:
         command += ["-j", job]
+    if args.act_cache:  # the jobs' workspaces (hostexecutor copies) under a folder of this run, not ~/.cache/act
+        command += ["--action-cache-path", str(args.act_cache)]
     return [*command, "--no-cache-server", "--action-offline-mode"]
 
 
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--var", action="append", default=[], help="KEY=VALUE as ${{ vars.KEY }}")
     parser.add_argument("--secret", action="append", default=[], help="NAME, value from this environment")
     parser.add_argument("--repo", type=Path, default=ROOT, help="the repository act runs (default: this one)")
+    parser.add_argument("--act-cache", type=Path, help="act's --action-cache-path (default: ~/.cache/act)")
     parser.add_argument("--user", default=RUNNER_USER, help="run as this non-root user ('' = as myself)")
     args = parser.parse_args(argv)
     args.out = args.out.resolve()
