@@ -4,9 +4,10 @@ Every bronze row ends in exactly one place, and the counts are checked before an
     bronze rows = silver rows + quarantined rows + duplicates removed.
 A quarantined row keeps its raw text (PII treated) and the rules it broke, so it can be fixed and replayed.
 
-Bounded memory: rows are split by a stable hash of the duplicate key into buckets of at most `BUCKET_ROWS`
-(spilled to local Parquet by polars' streaming sink when there is more than one), and each bucket is typed,
-checked, de-duplicated and treated on its own. Two copies of one record always share a bucket, so
+Bounded memory: rows are split by a stable hash of the duplicate key into buckets of at most `BUCKET_ROWS`,
+ranges of the key slot ingest stored and sorted bronze by (`keys.py`), read from bronze by that range (rows
+without a current slot are spilled to local Parquet by bucket first), and each bucket is typed, checked,
+de-duplicated and treated on its own. Two copies of one record always share a bucket, so
 de-duplication within and across drops stays exact while peak memory follows the bucket size, not the table's.
 The same hash splits the work across machines: `shard=Shard(i, n)` refines only the records of shard i of n
 (one pod of a Kubernetes Indexed Job), and replaces only that shard's `_shard` partition of silver and
@@ -29,18 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-import polars_hash as plh
 
 from pipelines.config import Column, Contract
 from pipelines.contract import cast_from_text, silver_columns
 from pipelines.data.ingest import INGEST_DATE, INGESTED_AT, RUN_ID, SOURCE_FILE, SOURCE_LINE
+from pipelines.data.keys import KEY_HASH, KEY_SLOT, bucket_of, duplicate_columns, key_hash, slot_of, slot_range
 from pipelines.lake import Lake, PartitionFilters, Staged
 from pipelines.lineage import Run, is_up_to_date, record
 from pipelines.pii import treat_pii
 
 RULE, QUARANTINE_RUN = "_rule", "_quarantine_run_id"
 SHARD = "_shard"  # partition column of silver, quarantine and gold features: "<index>-of-<count>"
-_ROW, _HASH, _BUCKET, _SHARD_NUMBER = "__row", "__key_hash", "__bucket", "__shard_number"
+_ROW, _BUCKET, _SHARD_NUMBER = "__row", "__bucket", "__shard_number"
 _TYPED = "__typed_"
 # Rows per bucket (at most): peak memory follows one bucket. 2^20 rows of the demo's width peaked at 0.9-1.1 GiB
 # RSS (process included), the whole-frame polars query's size at 1M rows and well inside 2 GiB at any row
@@ -92,26 +93,8 @@ class RefineResult:
     warnings: tuple[str, ...] = ()
 
 
-def duplicate_columns(contract: Contract) -> list[str]:
-    """What makes two rows the same record: the contract's duplicate_key, or else every column (the same record
-    exported twice). The whole-row comparison includes the PII columns, read here and never written."""
-    return list(contract.duplicate_key) or list(contract.columns)
-
-
 def _typed(column: Column) -> pl.Expr:
     return cast_from_text(column).alias(f"{_TYPED}{column.name}")
-
-
-def key_hash(contract: Contract) -> pl.Expr:
-    """A stable 64-bit hash of a record's duplicate key (xxhash64: the same in every process and release, unlike
-    polars' own hash), so shards and buckets agree across pods and runs. Never stored: it is unkeyed.
-
-    Copies of one record agree on every key column, so hashing some of them is enough to put them together:
-    the text columns when the key has any (parsing dates is what costs), compared as refine compares them."""
-    key = [contract.columns[c] for c in duplicate_columns(contract)]
-    text = [c for c in key if c.dtype in ("string", "category")] or key
-    parts = [cast_from_text(c).cast(pl.String).fill_null("\x00") for c in text]
-    return plh.concat_str(parts, separator="\x1f").nchash.xxhash64().alias(_HASH)
 
 
 def _checks(column: Column) -> list[tuple[str, pl.Expr]]:
@@ -344,18 +327,18 @@ def _first_copies(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
     return masks.select(unique | row.is_in(candidates.implode())).to_series()
 
 
-def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> list[pl.LazyFrame]:
-    """Split `source` by `_BUCKET` into Parquet under `folder` with polars' partitioned streaming sink; one scan
-    per bucket. Small row groups, so each open bucket file buffers little. (Our own writers fed a row group at a
-    time held less at 20M rows, 1.4 against 2.1 GiB, but cost 4 s more at 1M: docs/data.md.)"""
+def _spill(source: pl.LazyFrame, folder: Path, buckets: int) -> dict[int, list[pl.LazyFrame]]:
+    """Split `source` by `_BUCKET` into Parquet under `folder` with polars' partitioned streaming sink: per bucket
+    that got rows, its scan. Small row groups, so each open bucket file buffers little. (Our own writers fed a row
+    group at a time held less at 20M rows, 1.4 against 2.1 GiB, but cost 4 s more at 1M: docs/data.md.)"""
     target = pl.PartitionBy(folder, key=_BUCKET, include_key=False)
     # no column statistics: spill files are read whole, never filtered (writing them cost ~8 % of the spill)
     source.sink_parquet(target, mkdir=True, compression="lz4", row_group_size=_SPILL_GROUP, statistics=False)
-    scans = []
+    scans = {}
     for number in range(buckets):
         files = sorted(folder.glob(f"{_BUCKET}={number}/*.parquet"))
         if files:
-            scans.append(pl.scan_parquet(files))
+            scans[number] = [pl.scan_parquet(files)]
     return scans
 
 
@@ -384,25 +367,83 @@ def refine(
     if is_up_to_date(lake, run):
         return RefineResult(run.run_id, up_to_date=True, silver_version=silver.version())
     plan = _Plan(contract, pii_key, run.run_id)
-    source = bronze.scan(run.inputs[bronze.label]).select(plan.read)
-    rows = source.select(pl.len()).collect().item()
-    buckets = max(1, math.ceil(rows / count / BUCKET_ROWS))
+    rows_in = bronze.scan(run.inputs[bronze.label])
+    buckets = max(1, math.ceil(rows_in.select(pl.len()).collect().item() / count / BUCKET_ROWS))
     with tempfile.TemporaryDirectory(prefix="mlrig-refine-") as tmp:
-        hashed = source.with_columns(key_hash(contract)) if count > 1 or buckets > 1 else source
-        if shard and count > 1:
-            hashed = hashed.filter(pl.col(_HASH) % count == shard.index)
-        if shard or count == 1:  # one label for every row: added per bucket, not spilled
-            label = pl.lit((shard or Shard(0, 1)).label)
-        else:  # the shard's number is spilled (narrow), its label made per bucket
-            hashed = hashed.with_columns((pl.col(_HASH) % count).cast(pl.UInt32).alias(_SHARD_NUMBER))
-            label = pl.col(_SHARD_NUMBER).replace_strict(range(count), shard_labels(count), return_dtype=pl.String)
-        if buckets == 1:  # it all fits in one bucket: read bronze directly, no spill
-            parts = [hashed]
+        parts = _Split(plan, shard, count, progress or (lambda _: None)).buckets(rows_in, buckets, Path(tmp))
+        return _Stream(plan, parts, shard, count, progress, max_quarantine_share).commit(lake, run)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """How one run splits bronze: into shards (the key hash's low bits) and buckets (ranges of its key slot)."""
+
+    plan: _Plan
+    shard: Shard | None
+    count: int
+    progress: Callable[[str], None]
+
+    def buckets(self, bronze: pl.LazyFrame, buckets: int, folder: Path) -> list[pl.LazyFrame]:
+        """Per bucket, its rows of this run's shard, labelled with their `_shard`.
+
+        Rows with a current stored slot are read from bronze by slot range (ingest sorted them, so whole row
+        groups are skipped); the others are spilled to local Parquet by bucket first."""
+        read = self.plan.read
+        if buckets == 1:  # it all fits in one bucket: read bronze directly
+            return [self._sharded(bronze.select(read))]
+        stored, unsorted = self._layout(bronze)
+        spilled = {}
+        if unsorted is not None:
+            hashed = self._keep(unsorted.with_columns(key_hash(self.plan.contract)))
+            bucket = bucket_of(slot_of(pl.col(KEY_HASH)), buckets).alias(_BUCKET)
+            spilled = _spill(hashed.with_columns(bucket).select(*read, _BUCKET), folder, buckets)
+        parts = []
+        for number in range(buckets):
+            low, high = slot_range(number, buckets)
+            pieces = list(spilled.get(number, []))
+            if stored is not None:
+                pieces.append(stored.filter(pl.col(KEY_SLOT).is_between(low, high, closed="left")).select(read))
+            if pieces:
+                parts.append(self._sharded(pl.concat(pieces)))
+        return parts or [self._sharded(bronze.select(read).limit(0))]  # a shard with no rows: its empty schema
+
+    def _layout(self, bronze: pl.LazyFrame) -> tuple[pl.LazyFrame | None, pl.LazyFrame | None]:
+        """(rows to read by their stored slot, rows to spill). Bronze ingested before slots were stored has none;
+        a slot stored under another duplicate key (the contract's key changed since) is stale, and then no stored
+        slot is trusted. Checked on every row, so a bucket never misses a copy."""
+        if KEY_SLOT not in bronze.collect_schema().names():
+            self.progress("bronze has no key slots (ingested by an older mlrig): splitting it through local disk")
+            return None, bronze
+        current = slot_of(key_hash(self.plan.contract))
+        missing, stale = (
+            bronze.select(pl.col(KEY_SLOT).null_count().alias("missing"), (pl.col(KEY_SLOT) != current).sum())
+            .collect(engine="streaming")
+            .row(0)
+        )
+        if stale:
+            self.progress(f"{stale} bronze rows have key slots of another duplicate key: splitting through local disk")
+            return None, bronze
+        if missing:
+            self.progress(f"{missing} bronze rows without key slots (older drops): splitting them through local disk")
+        return bronze, bronze.filter(pl.col(KEY_SLOT).is_null()) if missing else None
+
+    def _keep(self, hashed: pl.LazyFrame) -> pl.LazyFrame:
+        """Only this run's shard, when it refines one."""
+        if self.shard and self.count > 1:
+            return hashed.filter(pl.col(KEY_HASH) % self.count == self.shard.index)
+        return hashed
+
+    def _sharded(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """This run's shard of `rows`, each labelled with its `_shard` partition."""
+        if self.count == 1:
+            return rows.with_columns(pl.lit(Shard(0, 1).label).alias(SHARD))
+        if self.shard:
+            label = pl.lit(self.shard.label)
         else:
-            hashed = hashed.with_columns((pl.col(_HASH) // count % buckets).alias(_BUCKET))
-            parts = _spill(hashed.drop(_HASH), Path(tmp, "in"), buckets) or [hashed.drop(_BUCKET).limit(0)]
-        labelled = [part.with_columns(label.alias(SHARD)).drop(_HASH, _SHARD_NUMBER, strict=False) for part in parts]
-        return _Stream(plan, labelled, shard, count, progress, max_quarantine_share).commit(lake, run)
+            number = (pl.col(KEY_HASH) % self.count).cast(pl.UInt32)
+            label = number.replace_strict(range(self.count), shard_labels(self.count), return_dtype=pl.String)
+        hashed = self._keep(rows.with_columns(key_hash(self.plan.contract)))
+        return hashed.with_columns(label.alias(SHARD)).drop(KEY_HASH)
 
 
 class _Stream:
