@@ -56,6 +56,8 @@ class Column(_Strict):
     min: float | None = None
     max: float | None = None
     allowed: tuple[str, ...] | None = None
+    # datetime only: how the text is written (strftime, e.g. "%d/%m/%Y"); unset, ISO 8601 (pipelines/contract.py)
+    format: str | None = None
     description: str = ""
 
     @model_validator(mode="after")
@@ -64,6 +66,8 @@ class Column(_Strict):
             raise ValueError("a category column needs `allowed` (its closed set of values)")
         if self.allowed and self.dtype != "category":
             raise ValueError("`allowed` only applies to dtype = 'category'")
+        if self.format is not None and self.dtype != "datetime":
+            raise ValueError("`format` only applies to dtype = 'datetime'")
         if (self.min is not None or self.max is not None) and self.dtype not in ("int", "float"):
             raise ValueError("`min`/`max` only apply to int and float columns")
         if self.pii and self.role == "feature":

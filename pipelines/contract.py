@@ -29,11 +29,34 @@ def polars_type(column: Column) -> pl.DataType:
     return POLARS_TYPES[column.dtype]
 
 
+ISO_DATETIME = "%Y-%m-%dT%H:%M:%S%.f"  # a datetime column's text when its contract names no `format`
+_ZONED = ("%z", "%:z", "%::z", "%#z", "%+")  # format directives of a UTC offset
+
+
+def _iso_shaped(raw: pl.Expr) -> pl.Expr:
+    """ISO 8601's common shapes as one: a date alone is midnight, minutes without seconds get ":00", and a space
+    may stand for the "T" between date and time ("2026-11-01 02:00" → "2026-11-01T02:00:00")."""
+    size = raw.str.len_bytes()
+    padded = pl.when(size == len("2026-11-01")).then(raw + "T00:00:00")
+    padded = padded.when(size == len("2026-11-01T02:00")).then(raw + ":00").otherwise(raw)
+    return padded.str.replace(" ", "T", literal=True)
+
+
+def parse_datetime(raw: pl.Expr, text_format: str | None) -> pl.Expr:
+    """Text → datetime (UTC wall time when the text carries an offset), the same for every row whatever the
+    others hold. Why not polars' own guess: it takes the format of the column's first value, so a batch that
+    began with "01/11/2026" turned every ISO value in it into null, and which rows were lost hung on row order."""
+    if text_format is None:
+        return _iso_shaped(raw).str.to_datetime(ISO_DATETIME, time_unit="us", strict=False)
+    parsed = raw.str.to_datetime(text_format, time_unit="us", strict=False)
+    return parsed.dt.replace_time_zone(None) if any(d in text_format for d in _ZONED) else parsed
+
+
 def cast_from_text(column: Column) -> pl.Expr:
     """Parse a raw text column into its contract type; unparseable values become null (and are caught)."""
     raw = pl.col(column.name).str.strip_chars()
     if column.dtype == "datetime":
-        return raw.str.to_datetime(time_unit="us", strict=False).alias(column.name)
+        return parse_datetime(raw, column.format).alias(column.name)
     if column.dtype == "bool":
         lowered = raw.str.to_lowercase()
         return (

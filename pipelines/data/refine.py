@@ -165,12 +165,23 @@ def quarantine_rate_error(rules: pl.DataFrame, rows: int, limit: float, what: st
     broken = int(rules["rows"].sum()) if "rows" in rules.columns else rules.height
     if not rows or broken / rows <= limit:
         return None
-    top = "; ".join(f"`{rule}` {count} rows" for rule, count in rule_counts(rules)[:5])
+    counts = rule_counts(rules)[:5]
+    top = "; ".join(f"`{rule}` {count} rows" for rule, count in counts)
     return (
         f"{broken} of {rows} rows ({broken / rows:.1%}) of {what} break the contract, above the limit of "
         f"{limit:.0%} ([quality] max_quarantine_share). The rules that quarantine most: {top}. A rule broken by "
         "this many rows is usually the contract's error (a bound too tight, a value left out of `allowed`, a "
-        "column that may be empty): fix it in the config, or fix the export."
+        f"column that may be empty): fix it in the config, or fix the export.{_datetime_advice(r for r, _ in counts)}"
+    )
+
+
+def _datetime_advice(rules) -> str:
+    """When dates do not parse, what the contract needs: they are read as ISO 8601 unless it names a format."""
+    if not any(rule.endswith(": not a valid datetime") for rule in rules):
+        return ""
+    return (
+        " A datetime column's text is read as ISO 8601 (2026-11-01T02:00:28) unless its column sets `format` in "
+        'the contract, e.g. format = "%d/%m/%Y"; `mlrig init --from <folder>` proposes it from a sample.'
     )
 
 
@@ -189,7 +200,8 @@ def systematic_failures(file_rules: pl.DataFrame, file_rows: pl.DataFrame) -> li
     )
     return [
         f"{file}: {rows} of {total} rows break `{rule}`. The column is wrong as a whole (shifted columns, a changed "
-        "export or type); fix the export and drop it again under a new name, or update the contract."
+        f"export or type); fix the export and drop it again under a new name, or update the contract."
+        f"{_datetime_advice([rule])}"
         for file, rule, rows, total in broken.iter_rows()
     ]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.contract import parse_datetime
 from pipelines.onboard.pii_scan import PiiFinding, scan_column
 
 MAX_CATEGORIES = 100  # more distinct values than this is free text or an identifier (US states + typos fit)
@@ -48,6 +49,7 @@ class ProposedColumn:
     min: float | None = None
     max: float | None = None
     allowed: list[str] | None = None
+    format: str | None = None  # datetime text that is not ISO 8601
     pii: PiiFinding | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -63,6 +65,8 @@ class ProposedColumn:
             spec["max"] = self.max
         if self.allowed is not None:
             spec["allowed"] = self.allowed
+        if self.format is not None:
+            spec["format"] = self.format
         return spec
 
 
@@ -86,11 +90,39 @@ def _parses(values: pl.Series, dtype: pl.DataType) -> float:
     return values.cast(dtype, strict=False).is_not_null().mean() if values.len() else 0.0
 
 
-def _datetime_share(values: pl.Series) -> float:
-    try:
-        return values.str.to_datetime(strict=False, time_unit="us").is_not_null().mean() if values.len() else 0.0
-    except pl.exceptions.ComputeError:  # polars found no date format in the first values: not dates
-        return 0.0
+# Datetime texts that are not ISO 8601, as exports write them; tried in order when ISO does not parse. Day-first
+# comes before month-first: where both parse every value (no day above 12), the proposal says so.
+_DATES = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%y", "%m/%d/%y")
+_ZONED = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")  # an offset, or Z: read as UTC
+DATETIME_FORMATS = (*(f"{date}{time}" for date in _DATES for time in ("", " %H:%M", " %H:%M:%S")), *_ZONED)
+
+
+@dataclass(frozen=True)
+class DatetimeReading:
+    share: float  # of the values that parse
+    format: str | None = None  # None: ISO 8601
+    also: str | None = None  # another format that parses them all as well (day and month both ≤ 12)
+
+
+def _parsed_share(values: pl.Series, text_format: str | None) -> float:
+    frame = values.alias("v").to_frame()
+    return frame.select(parse_datetime(pl.col("v"), text_format).is_not_null().mean()).item()
+
+
+def read_datetimes(values: pl.Series) -> DatetimeReading:
+    """How a column's texts read as datetimes: ISO 8601 when that parses them, else the listed format that parses
+    the most, so refine reads every row the same way (pipelines/contract.py)."""
+    if not values.len():
+        return DatetimeReading(0.0)
+    iso = _parsed_share(values, None)
+    if iso >= PARSE_SHARE:
+        return DatetimeReading(iso)
+    shares = [(_parsed_share(values, f), f) for f in DATETIME_FORMATS]
+    best = max(share for share, _ in shares)
+    if best <= iso:
+        return DatetimeReading(iso)
+    winners = [f for share, f in shares if share == best]
+    return DatetimeReading(best, winners[0], winners[1] if len(winners) > 1 else None)
 
 
 def _widen(low: float, high: float, integer: bool) -> tuple[float, float]:
@@ -121,8 +153,15 @@ def infer_column(name: str, values: pl.Series, rows: int, entity_key: str | None
     elif distinct and _parses(present, pl.Float64) >= PARSE_SHARE:
         column.dtype = "float"
         _bounds(column, present.cast(pl.Float64, strict=False).drop_nulls())
-    elif distinct and _datetime_share(present) >= PARSE_SHARE:
-        column.dtype, column.role = "datetime", "attribute"
+    elif distinct and (dates := read_datetimes(present)).share >= PARSE_SHARE:
+        column.dtype, column.role, column.format = "datetime", "attribute", dates.format
+        if dates.format:
+            column.notes.append(f"dates written as {present[0]!r}: format {dates.format!r}")
+        if dates.also:
+            column.notes.append(
+                f"{dates.format!r} and {dates.also!r} both read every sampled value (no day above 12): check "
+                "which one the export writes"
+            )
     elif distinct and distinct <= max(2, min(MAX_CATEGORIES, CATEGORY_SHARE * rows)):
         column.dtype = "category"
         column.allowed, left_out = _allowed_values(present)

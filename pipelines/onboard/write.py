@@ -218,7 +218,7 @@ COLUMN_DEFAULTS = {"role": "feature", "nullable": False, "pii": None}  # as pipe
 def _column_changes(name: str, old: dict, new: dict) -> list[str]:
     old, new = {**COLUMN_DEFAULTS, **old}, {**COLUMN_DEFAULTS, **new}
     changes = []
-    for key in ("dtype", "role", "pii", "nullable"):
+    for key in ("dtype", "role", "pii", "nullable", "format"):
         if old.get(key) != new.get(key):
             changes.append(f"{name}: {key} {old.get(key)!r} → {new.get(key)!r}")
     for key in ("min", "max"):
