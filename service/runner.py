@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -142,6 +143,25 @@ def stop_process(process: subprocess.Popen, timeout_s: float = CLOSE_TIMEOUT_S +
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@contextmanager
+def serving(
+    config: Config,
+    port: int,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    target: str | None = None,
+) -> Iterator[str]:
+    """The service running in the background for the `with` block: its base URL once it is ready; stopped (its
+    whole process group) however the block ends, so no server outlives a test or a failed call."""
+    process = start_background(config, host, port, log_path, env=env, target=target)
+    try:
+        wait_ready(f"http://{host}:{port}", process, log_path)
+        yield f"http://{host}:{port}"
+    finally:
+        stop_process(process)
 
 
 def post_prediction(base_url: str, record: dict) -> dict:

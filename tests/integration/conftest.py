@@ -19,7 +19,7 @@ from mlrig_cli.app import app
 from pipelines.config import WORK_DIR_ENV, Config, load_config
 from pipelines.lake import Lake
 from pipelines.ml.registry import MODEL_TAG_ENV
-from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
+from service.runner import DEMO_ENV, serving
 from tests.conftest import TEST_PII_KEY, explain
 
 STAGES = (
@@ -63,13 +63,8 @@ def scorer_url(built_workspace: Path, config: Config) -> Iterator[str]:
     (authentication off: tests/integration/service/ covers the keys)."""
     port = free_port()
     log = built_workspace / "logs" / f"serve-{port}.log"
-    process = start_background(config, "127.0.0.1", port, log, env=DEMO_ENV)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process, log)
+    with serving(config, port, log, env=DEMO_ENV) as url:
         yield url
-    finally:
-        stop_process(process)
 
 
 BUCKET = "mlrig-lake"  # made empty by `s3_endpoint`; each test's lake is a prefix in it

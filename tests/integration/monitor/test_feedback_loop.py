@@ -17,7 +17,7 @@ from pipelines.config import WORK_DIR_ENV, Config
 from pipelines.lake import Lake
 from pipelines.monitor.feedback import feedback_demo
 from pipelines.monitor.outcomes import LABEL
-from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
+from service.runner import DEMO_ENV, serving
 from tests.conftest import explain
 from tests.integration.conftest import free_port
 
@@ -39,13 +39,9 @@ def loop(quiet_workspace: Path, config: Config):
     """Serve, replay 600 customers (half after a price rise), record their outcomes, monitor."""
     port = free_port()
     log = quiet_workspace / f"serve-{port}.log"
-    process = start_background(config, "127.0.0.1", port, log, env=DEMO_ENV)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process, log)
+    with serving(config, port, log, env=DEMO_ENV) as url:
         console = Console(record=True, width=200)
-        result = feedback_demo(config, f"http://127.0.0.1:{port}", console, rows=600)
-    finally:
-        stop_process(process)
+        result = feedback_demo(config, url, console, rows=600)
     return result, console.export_text()
 
 

@@ -16,7 +16,7 @@ from pipelines.config import CONFIG_ENV, WORK_DIR_ENV, load_config
 from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
 from pipelines.ml.registry import MODEL_TAG_ENV
-from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
+from service.runner import DEMO_ENV, serving
 from tests.conftest import TEST_PII_KEY, explain
 from tests.integration.conftest import free_port
 from tests.onboard_datasets import write_loans_csv, write_transactions_parquet
@@ -75,12 +75,8 @@ def test_init_then_every_stage_then_a_served_prediction(case, tmp_path, monkeypa
         .row(0, named=True)
     )
     port = free_port()
-    process = start_background(config, "127.0.0.1", port, tmp_path / "serve.log", env=DEMO_ENV)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process, tmp_path / "serve.log")
-        answer = httpx.post(f"http://127.0.0.1:{port}/score", json=record, timeout=30)
-    finally:
-        stop_process(process)
+    with serving(config, port, tmp_path / "serve.log", env=DEMO_ENV) as url:
+        answer = httpx.post(f"{url}/score", json=record, timeout=30)
     assert answer.status_code == 200, answer.text
     assert 0 <= answer.json()["probability"] <= 1
     assert answer.json()["prediction"] in config.contract.columns[target].allowed

@@ -27,7 +27,7 @@ from pipelines.data.features import features_table_name
 from pipelines.lake import Lake
 from pipelines.ml import registry
 from pipelines.ml.register import load_model
-from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
+from service.runner import DEMO_ENV, serving
 from tests.byod import public
 from tests.byod.drops import SPECS, export_drops
 from tests.conftest import TEST_PII_KEY, explain
@@ -122,12 +122,8 @@ def test_a_public_dataset_goes_from_init_to_a_served_prediction_without_hand_edi
     )
     port = free_port()
     log_path = config.work_dir / "logs" / "serve.log"
-    process = start_background(config, "127.0.0.1", port, log_path, env=DEMO_ENV)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process, log_path)
-        answer = httpx.post(f"http://127.0.0.1:{port}/score", json=record, timeout=30)
-    finally:
-        stop_process(process)
+    with serving(config, port, log_path, env=DEMO_ENV) as url:
+        answer = httpx.post(f"{url}/score", json=record, timeout=30)
     assert answer.status_code == 200, answer.text
     served = answer.json()
     threshold = load_model(registry.champion_tag(config))[2]["threshold"]["value"]  # chosen on validation rows

@@ -26,7 +26,7 @@ from pipelines.ml import registry
 from pipelines.ml.register import load_model, use_bentoml_home
 from pipelines.monitor.run import monitor
 from pipelines.pii import pii_key, pseudonymize_value
-from service.runner import DEMO_ENV, start_background, stop_process, wait_ready
+from service.runner import DEMO_ENV, serving
 from tests.byod import public
 from tests.byod.drops import REGRESSION_SPECS, export_drops
 from tests.conftest import TEST_PII_KEY, explain
@@ -101,18 +101,13 @@ def test_a_public_regression_table_goes_from_init_to_a_served_price_and_a_monito
     features = config.contract.feature_names
     port = free_port()
     log_path = config.work_dir / "logs" / "serve.log"
-    process = start_background(config, "127.0.0.1", port, log_path, env=DEMO_ENV)
     answers = []
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process, log_path)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for stone in stones.iter_rows(named=True):
-                record = {name: stone[name] for name in features}
-                answer = client.post("/score", json=record, headers={"X-Request-Key": stone[spec.key]})
-                assert answer.status_code == 200, answer.text
-                answers.append(answer.json())
-    finally:
-        stop_process(process)
+    with serving(config, port, log_path, env=DEMO_ENV) as url, httpx.Client(base_url=url, timeout=30) as client:
+        for stone in stones.iter_rows(named=True):
+            record = {name: stone[name] for name in features}
+            answer = client.post("/score", json=record, headers={"X-Request-Key": stone[spec.key]})
+            assert answer.status_code == 200, answer.text
+            answers.append(answer.json())
     served = np.array([a["prediction"] for a in answers])
     assert all(set(a) == {"prediction", "model_version", "variant"} for a in answers)
     assert {a["model_version"] for a in answers} == {champion}

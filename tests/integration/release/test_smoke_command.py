@@ -84,17 +84,11 @@ KEY = "smoke-key-0123456789abcdef"
 def keyed_scorer_url(built_workspace, config) -> Iterator[str]:
     """The real service with `auth = "required"`, as every stack runs it (issue 16, item 2)."""
     from service.guard import API_KEYS_ENV
-    from service.runner import start_background, stop_process, wait_ready
+    from service.runner import serving
 
     port = free_port()
-    log = built_workspace / "logs" / f"serve-keyed-{port}.log"
-    process = start_background(config, "127.0.0.1", port, log, env={API_KEYS_ENV: KEY})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process, log)
+    with serving(config, port, built_workspace / "logs" / f"serve-keyed-{port}.log", env={API_KEYS_ENV: KEY}) as url:
         yield url
-    finally:
-        stop_process(process)
 
 
 def test_smoke_sends_the_api_key_a_keyed_service_wants(keyed_scorer_url: str, monkeypatch) -> None:
