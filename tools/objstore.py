@@ -18,6 +18,7 @@ import docker
 from infra.images.base import ensure_base_image
 from infra.images.build import build_image
 from pipelines.config import Config
+from tools.cluster import ClusterInfo
 
 IMAGE = "mlrig-object-store"
 DOCKERFILE = """ARG BASE_IMAGE
@@ -43,3 +44,24 @@ def build_stand_in(client: docker.DockerClient, config: Config, tools_dir: Path,
         args = {"BASE_IMAGE": config.images.base_image, "USER_UID": str(config.images.user_uid)}
         build_image(client, context, ref, labels, args)
     return ref
+
+
+def create_store_volume(kube, cluster: ClusterInfo, name: str, path: str, uid: int, size: str = "1Gi") -> None:
+    """The node folder `path` as a Retain hostPath PersistentVolume `name`, for the platform's store claim to bind
+    (a cluster without a storage provisioner). Owned by the store's `uid`: a hostPath is not chowned."""
+    from kubernetes import client
+
+    cluster.node_dir(path, owner=uid)
+    client.CoreV1Api(kube).create_persistent_volume(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": name},
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": path, "type": "Directory"},
+            },
+        }
+    )

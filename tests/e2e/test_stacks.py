@@ -44,6 +44,7 @@ from tests.e2e.conftest import Images
 from tests.e2e.jobs import run_job_from_cronjob, run_pods
 from tools.cluster import ClusterInfo
 from tools.engine import PulumiEngine, PulumiError
+from tools.objstore import create_store_volume
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECTS = ("platform", "data", "ml", "serving")  # dependency order: the platform first, destroyed last
@@ -126,24 +127,10 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def store_volume(kube: client.ApiClient, local_cluster: ClusterInfo):
-    core = client.CoreV1Api(kube)
     uid = load_config(ROOT / "mlrig.toml").images.user_uid
-    local_cluster.node_dir(STORE_PATH, owner=uid)  # the store runs as that uid; a hostPath is not chowned
-    core.create_persistent_volume(
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": PV_NAME},
-            "spec": {
-                "capacity": {"storage": "10Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "hostPath": {"path": STORE_PATH, "type": "Directory"},
-            },
-        }
-    )
+    create_store_volume(kube, local_cluster, PV_NAME, STORE_PATH, uid, size="10Gi")
     yield PV_NAME
-    core.delete_persistent_volume(PV_NAME)
+    client.CoreV1Api(kube).delete_persistent_volume(PV_NAME)
 
 
 @pytest.fixture(scope="module")

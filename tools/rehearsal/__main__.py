@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipelines.release.images import image_name
+from tools import objstore
 from tools.act import run as act
 from tools.rehearsal import repo, stacks, workflows
 from tools.rehearsal.forward import Forwarder
@@ -247,7 +248,6 @@ class Rehearsal:
         Returns {tag, serving, pipeline, store} (references by digest)."""
         from infra.images.engine import connect
         from tools import e2e_images as e2e
-        from tools import objstore
 
         engine = connect()
         tag = self.previous_tag(engine, f"{e2e.IMAGE_TAG}-{e2e.content_key(ROOT, e2e.IMAGE_SOURCES, e2e.TRAINING)}")
@@ -293,25 +293,9 @@ class Rehearsal:
         return wanted
 
     def environments(self, runner: stacks.Runner) -> tuple[bool, str]:
-        from kubernetes import client
-
         previous = self.images()
         self.previous = previous
-        uid = self.config.images.user_uid
-        self.cluster.node_dir(STORE_PATH, owner=uid)
-        client.CoreV1Api(self.kube).create_persistent_volume(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": STORE_PV},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "hostPath": {"path": STORE_PATH, "type": "Directory"},
-                },
-            }
-        )
+        objstore.create_store_volume(self.kube, self.cluster, STORE_PV, STORE_PATH, self.config.images.user_uid)
         for env in self.envs.values():
             stacks.configure(runner, env, previous["store"])
         repo.git(runner.clone, "add", "-A", "infra")
