@@ -30,7 +30,7 @@ def polars_type(column: Column) -> pl.DataType:
 
 
 ISO_DATETIME = "%Y-%m-%dT%H:%M:%S%.f"  # a datetime column's text when its contract names no `format`
-_ZONED = ("%z", "%:z", "%::z", "%#z", "%+")  # format directives of a UTC offset
+_OFFSET_DIRECTIVES = ("%z", "%:z", "%::z", "%#z", "%+")  # format directives of a UTC offset
 
 
 def _iso_shaped(raw: pl.Expr) -> pl.Expr:
@@ -49,7 +49,7 @@ def parse_datetime(raw: pl.Expr, text_format: str | None) -> pl.Expr:
     if text_format is None:
         return _iso_shaped(raw).str.to_datetime(ISO_DATETIME, time_unit="us", strict=False)
     parsed = raw.str.to_datetime(text_format, time_unit="us", strict=False)
-    return parsed.dt.replace_time_zone(None) if any(d in text_format for d in _ZONED) else parsed
+    return parsed.dt.replace_time_zone(None) if any(d in text_format for d in _OFFSET_DIRECTIVES) else parsed
 
 
 def cast_from_text(column: Column) -> pl.Expr:

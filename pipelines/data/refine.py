@@ -41,7 +41,7 @@ from pipelines.pii import treat_pii
 
 RULE, QUARANTINE_RUN = "_rule", "_quarantine_run_id"
 SHARD = "_shard"  # partition column of silver, quarantine and gold features: "<index>-of-<count>"
-_ROW, _BUCKET, _SHARD_NUMBER = "__row", "__bucket", "__shard_number"
+_ROW, _BUCKET = "__row", "__bucket"
 _TYPED = "__typed_"
 # Rows per bucket (at most): peak memory follows one bucket. 2^20 rows of the demo's width peaked at 0.9-1.1 GiB
 # RSS (process included), the whole-frame polars query's size at 1M rows and well inside 2 GiB at any row

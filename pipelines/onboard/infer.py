@@ -93,8 +93,8 @@ def _parses(values: pl.Series, dtype: pl.DataType) -> float:
 # Datetime texts that are not ISO 8601, as exports write them; tried in order when ISO does not parse. Day-first
 # comes before month-first: where both parse every value (no day above 12), the proposal says so.
 _DATES = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%y", "%m/%d/%y")
-_ZONED = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")  # an offset, or Z: read as UTC
-DATETIME_FORMATS = (*(f"{date}{time}" for date in _DATES for time in ("", " %H:%M", " %H:%M:%S")), *_ZONED)
+_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")  # an offset, or Z: read as UTC
+DATETIME_FORMATS = (*(f"{date}{time}" for date in _DATES for time in ("", " %H:%M", " %H:%M:%S")), *_WITH_OFFSET)
 
 
 @dataclass(frozen=True)
